@@ -1,0 +1,13 @@
+"""neuronlabel: give every neuron of a vision network a natural-language label.
+
+>>> import neuronlabel
+>>> neuronlabel.UnitRef.parse("layer4.1.conv2:37").channel
+37
+"""
+
+from .errors import NeuronLabelError
+from .units import UnitRef
+
+__version__ = "0.1.0"
+
+__all__ = ["NeuronLabelError", "UnitRef", "__version__"]
