@@ -47,7 +47,7 @@ def did_you_mean(name: str, candidates, n: int = 5) -> str:
     """Return ' Did you mean: a, b?' for the closest candidates, or ''.
 
     >>> did_you_mean("layer5", ["layer1", "layer4", "fc"])
-    " Did you mean: 'layer1', 'layer4'?"
+    " Did you mean: 'layer4', 'layer1'?"
     """
     import difflib
 

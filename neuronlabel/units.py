@@ -4,7 +4,7 @@
 >>> from neuronlabel.units import UnitRef, resolve_layers
 >>> net = torchvision.models.resnet18()
 >>> resolve_layers(net, ["layer4", "layer1.*.conv1"])
-['layer4', 'layer1.0.conv1', 'layer1.1.conv1']
+['layer1.0.conv1', 'layer1.1.conv1', 'layer4']
 >>> UnitRef.parse("layer4.1.conv2:37")
 UnitRef(layer='layer4.1.conv2', channel=37)
 
