@@ -6,8 +6,12 @@
 """
 
 from .errors import NeuronLabelError
+from .hooks import assert_no_hooks
+from .layers import layers
+from .probing import Exemplars, ProbeResult, probe
 from .units import UnitRef
 
 __version__ = "0.1.0"
 
-__all__ = ["NeuronLabelError", "UnitRef", "__version__"]
+__all__ = ["probe", "layers", "Exemplars", "ProbeResult", "UnitRef", "NeuronLabelError", "assert_no_hooks",
+           "__version__"]
