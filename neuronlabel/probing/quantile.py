@@ -25,6 +25,7 @@ they are counted in ``nonfinite``. State tensors are replaced, never written in 
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
@@ -57,18 +58,21 @@ class QuantileSketch:
         """Half the current bin width per unit: the most the estimate can be off."""
         return torch.ldexp(torch.full_like(self.exponent, 1, dtype=torch.float64), self.exponent - 1)
 
-    def add(self, maps: torch.Tensor) -> None:
-        """Add a batch ``[B, U, ...]`` of values: every value of unit ``u`` is ``maps[:, u]``."""
+    def add(self, maps: torch.Tensor, lo: Optional[torch.Tensor] = None, hi: Optional[torch.Tensor] = None) -> None:
+        """Add a batch ``[B, U, ...]`` of values: every value of unit ``u`` is ``maps[:, u]``.
+
+        ``lo``/``hi`` ([U], optional) are the batch's per-unit min and max if already known.
+        """
         if maps.dim() < 2 or maps.shape[1] != self.units:
             raise InputError(f"expected a batch of shape (B, {self.units}, ...), got {tuple(maps.shape)}")
         x = maps.detach()
         if x.dtype not in (torch.float32, torch.float64):
             x = x.float()
         x = x.reshape(x.shape[0], self.units, -1)
-        lo = x.amin(dim=(0, 2))
-        hi = x.amax(dim=(0, 2))
-        finite = torch.isfinite(lo) & torch.isfinite(hi)
-        if not bool(finite.all()):
+        lo = x.amin(dim=(0, 2)) if lo is None else lo
+        hi = x.amax(dim=(0, 2)) if hi is None else hi
+        finite = bool((torch.isfinite(lo) & torch.isfinite(hi)).all())
+        if not finite:
             ok = torch.isfinite(x)
             self.nonfinite = self.nonfinite + (~ok).sum(dim=(0, 2))
             lo = torch.where(ok, x, torch.full_like(x, math.inf)).amin(dim=(0, 2))
@@ -76,17 +80,19 @@ class QuantileSketch:
             x = torch.where(ok, x, torch.full_like(x, math.nan))
         present = torch.isfinite(lo)
         self._cover(lo.double(), hi.double(), present)
-        scale = torch.ldexp(torch.ones_like(self.exponent, dtype=x.dtype), -self.exponent)
+        scale = torch.ldexp(torch.ones_like(self.exponent, dtype=x.dtype), -self.exponent)[None, :, None]
         offset = torch.arange(self.units, device=x.device) * self.bins - self.origin
-        idx = (x * scale[None, :, None]).floor_()
-        if not bool(finite.all()):
+        idx = (x * scale).floor_()
+        small = self.units * self.bins < 2 ** 23 and int(self.origin.abs().max()) + self.bins < 2 ** 23
+        if not finite:
             keep = torch.isfinite(idx)
-            idx = torch.where(keep, idx, torch.zeros_like(idx))
-            flat = (idx.long() + offset[None, :, None])
-            self.counts = self.counts + torch.bincount(flat[keep], minlength=self.units * self.bins).view(self.units, self.bins)
-            return
-        flat = idx.long().add_(offset[None, :, None])
-        self.counts = self.counts + torch.bincount(flat.view(-1), minlength=self.units * self.bins).view(self.units, self.bins)
+            flat = (torch.where(keep, idx, torch.zeros_like(idx)).long() + offset[None, :, None])[keep]
+        elif small and x.dtype == torch.float32:
+            flat = idx.add_(offset.to(idx.dtype)[None, :, None]).to(torch.int32).view(-1)
+        else:
+            flat = idx.long().add_(offset[None, :, None]).view(-1)
+        delta = torch.bincount(flat, minlength=self.units * self.bins).view(self.units, self.bins)
+        self.counts = self.counts + delta
 
     def _bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         width = torch.ldexp(torch.ones_like(self.exponent, dtype=torch.float64), self.exponent)

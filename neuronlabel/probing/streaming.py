@@ -45,8 +45,9 @@ class _LayerStats:
         self.sketch = QuantileSketch(units, bins=bins, device=device)
 
     def add(self, maps: torch.Tensor, ids: torch.Tensor) -> None:
-        self.topk.add(maps, ids)
-        self.sketch.add(maps)
+        peak = maps.amax(dim=(2, 3))
+        self.topk.add(maps, ids, scores=peak)
+        self.sketch.add(maps, lo=maps.amin(dim=(0, 2, 3)), hi=peak.amax(0))
 
     def state_dict(self) -> dict:
         return {"layout": [self.layout.kind, self.layout.prefix, list(self.layout.grid or [])],

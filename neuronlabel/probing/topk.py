@@ -15,6 +15,8 @@ so ``state_dict()`` is a snapshot that costs nothing.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from ..errors import CheckpointError, InputError
@@ -44,13 +46,16 @@ class TopK:
     def units(self) -> int:
         return self.ids.shape[0]
 
-    def add(self, maps: torch.Tensor, ids: torch.Tensor) -> None:
-        """Fold a batch of unit maps ``[B, U, h, w]`` for images ``ids`` [B] into the top-k."""
+    def add(self, maps: torch.Tensor, ids: torch.Tensor, scores: Optional[torch.Tensor] = None) -> None:
+        """Fold a batch of unit maps ``[B, U, h, w]`` for images ``ids`` [B] into the top-k.
+
+        ``scores`` ([B, U], optional) is ``maps.amax((2, 3))`` if the caller has it already.
+        """
         if maps.shape[1] != self.units or maps.shape[2:] != self.maps.shape[2:]:
             raise InputError(f"batch maps of shape {tuple(maps.shape)} do not match {self.units} units of "
                              f"size {tuple(self.maps.shape[2:])}")
         maps = maps.detach()
-        scores = maps.amax(dim=(2, 3)).to(self.scores.dtype)
+        scores = (maps.amax(dim=(2, 3)) if scores is None else scores).to(self.scores.dtype)
         bad = ~torch.isfinite(scores)
         if bad.any():
             self.nonfinite = self.nonfinite + bad.sum(0)
@@ -76,12 +81,15 @@ class TopK:
         by_id = torch.argsort(ids, dim=1, stable=True)
         by_score = torch.argsort(scores.gather(1, by_id), dim=1, descending=True, stable=True)
         pick = by_id.gather(1, by_score)[:, :k]
-        rows = torch.arange(self.units, device=pick.device).unsqueeze(1).expand_as(pick)
-        from_old = pick < k
-        old_part = self.maps[rows, pick.clamp(max=k - 1)]
-        new_cols = (pick - k).clamp(min=0)
-        new_part = new_maps(rows, new_cols).to(self.maps.dtype)
-        self.maps = torch.where(from_old[:, :, None, None], old_part, new_part)
+        changed = (pick != torch.arange(k, device=pick.device)).any(1).nonzero().squeeze(1)
+        if changed.numel():
+            pick_c = pick[changed]
+            rows = changed.unsqueeze(1).expand_as(pick_c)
+            old_part = self.maps[rows, pick_c.clamp(max=k - 1)]
+            new_part = new_maps(rows, (pick_c - k).clamp(min=0)).to(self.maps.dtype)
+            maps = self.maps.clone()
+            maps[changed] = torch.where((pick_c < k)[:, :, None, None], old_part, new_part)
+            self.maps = maps
         self.scores = scores.gather(1, pick)
         self.ids = ids.gather(1, pick)
 

@@ -48,7 +48,7 @@ def _interp_axis(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
 def region_mask(act_map: np.ndarray, threshold: float, size: tuple) -> np.ndarray:
     """Where the unit fires on one exemplar: the map upsampled to ``size``, ``> threshold``.
 
-    >>> region_mask(np.ones((2, 2)), 0.5, (3, 3)).all()
+    >>> bool(region_mask(np.ones((2, 2)), 0.5, (3, 3)).all())
     True
     """
     return upsample_bilinear(act_map, size) > threshold
@@ -98,7 +98,8 @@ def normalize_attr(attr: np.ndarray, sign: str = "absolute_value", outlier_perc:
     cum = np.cumsum(values)
     if cum.size == 0 or cum[-1] == 0:
         return np.zeros_like(attr)
-    threshold = values[np.nonzero(cum >= cum[-1] * 0.01 * (100.0 - outlier_perc))[0][0]]
+    above = np.nonzero(cum >= cum[-1] * 0.01 * (100.0 - outlier_perc))[0]
+    threshold = values[above[0] if above.size else -1]
     if sign == "negative":
         threshold = -threshold
     return np.clip(attr / threshold, -1, 1)
