@@ -289,7 +289,7 @@ class PyramidEncoder:
             m = as_mask_batch(masks[uu, jj] if isinstance(masks, Tensor) else masks[uu.numpy(), jj.numpy()])
             pooled = self._pool(encoded, m, torch.searchsorted(ids, flat[ex]), spatial).cpu()
             if out is None:
-                out = torch.empty(units * k, pooled.shape[1] if not spatial else pooled.shape[-2:].numel() // pooled.shape[-1] * 0 + pooled.shape[1], pooled.shape[-1]) if spatial else torch.empty(units * k, pooled.shape[-1])
+                out = torch.empty((units * k, *pooled.shape[1:]))
             out[ex] = pooled
             if bar is not None:
                 bar.update(len(ids))
