@@ -88,9 +88,9 @@ class QuantileSketch:
             keep = torch.isfinite(idx)
             flat = (torch.where(keep, idx, torch.zeros_like(idx)).long() + offset[None, :, None])[keep]
         elif small and x.dtype == torch.float32:
-            flat = idx.add_(offset.to(idx.dtype)[None, :, None]).to(torch.int32).view(-1)
+            flat = idx.add_(offset.to(idx.dtype)[None, :, None]).to(torch.int32).reshape(-1)
         else:
-            flat = idx.long().add_(offset[None, :, None]).view(-1)
+            flat = idx.long().add_(offset[None, :, None]).reshape(-1)
         delta = torch.bincount(flat, minlength=self.units * self.bins).view(self.units, self.bins)
         self.counts = self.counts + delta
 

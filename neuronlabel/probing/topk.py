@@ -78,7 +78,7 @@ class TopK:
         k = self.k
         scores = torch.cat([self.scores, new_scores], dim=1)
         ids = torch.cat([self.ids, new_ids], dim=1)
-        by_id = torch.argsort(ids, dim=1, stable=True)
+        by_id = torch.argsort(torch.where(ids < 0, torch.iinfo(torch.long).max, ids), dim=1, stable=True)
         by_score = torch.argsort(scores.gather(1, by_id), dim=1, descending=True, stable=True)
         pick = by_id.gather(1, by_score)[:, :k]
         changed = (pick != torch.arange(k, device=pick.device)).any(1).nonzero().squeeze(1)
