@@ -1,7 +1,7 @@
 """The built-in synonym table for concepts that audits commonly look for.
 
 >>> from neuronlabel.ci.synonyms import builtin_synonyms
->>> "facial" in builtin_synonyms("faces"), "letters" in builtin_synonyms("text")
+>>> "facial" in builtin_synonyms("faces"), "letter" in builtin_synonyms("text")
 (True, True)
 
 Each entry lists base forms; singular/plural forms are added by :mod:`.inflection`. A concept

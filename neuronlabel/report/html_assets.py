@@ -69,9 +69,8 @@ figcaption { font-size: 11px; color: var(--muted); text-align: center; margin-to
 .missing { aspect-ratio: 1; display: flex; align-items: center; justify-content: center; font-size: 11px;
   color: var(--muted); border: 1px dashed var(--line); border-radius: 6px; line-height: 1.2;
   text-align: center; padding: 4px; }
-details.attr { grid-column: 2; } details.attr summary { cursor: pointer; color: var(--muted); font-size: 13px;
-  margin-bottom: 6px; }
-@media (max-width: 760px) { details.attr { grid-column: 1; } }
+details.attr { margin-top: 10px; }
+details.attr summary { cursor: pointer; color: var(--muted); font-size: 13px; margin-bottom: 6px; }
 .hint { color: var(--muted); font-size: 12px; }
 #no-match { padding: 24px; text-align: center; color: var(--muted); }
 .explanation { background: var(--card); border: 1px solid var(--line); border-radius: 10px;

@@ -168,7 +168,8 @@ def _card(u, thumbs: dict, sign: str) -> str:
                        f"data-image=\"{image_id}\" alt=\"probe image {image_id}\">{mask}</div>{caption}</figure>")
     exemplars = f"<div class=\"exemplars\">{''.join(figures)}</div>" if figures else \
         "<div class=\"hint\">no exemplars</div>"
-    return head + info + exemplars + _attributions(u, thumbs, sign) + "</article>\n"
+    return (head + info + "<div class=\"evidence\">" + exemplars + _attributions(u, thumbs, sign)
+            + "</div></article>\n")
 
 
 def _attributions(u, thumbs: dict, sign: str) -> str:
