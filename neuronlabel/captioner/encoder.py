@@ -160,7 +160,9 @@ class PyramidEncoder:
         modules = dict(net.named_modules())
         for name in self.layers:
             if name not in modules:
-                raise InputError(f"backbone has no layer {name!r}." + did_you_mean(name, [n for n in modules if n]))
+                names = [n for n in modules if n]
+                raise InputError(f"backbone has no layer {name!r}." + (did_you_mean(name, names) or
+                                 f" Its layers include: {', '.join(names[:12])}"))
         self._modules = [modules[n] for n in self.layers]
         cfg = getattr(net, "neuronlabel_data_config", None) or getattr(net, "pretrained_cfg", None) or {}
         self.mean = tuple(mean if mean is not None else cfg.get("mean", IMAGENET_MEAN))

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -211,9 +213,9 @@ class Captioner:
 
         >>> cap = Captioner(CaptionerConfig(feature_size=4, hidden_size=8, attention_hidden_size=8), ["a"])
         >>> sorted(cap.state_dict())
-        ['config', 'decoder', 'format', 'lm', 'version', 'vocab']
+        ['config', 'decoder', 'format', 'lm', 'sha256', 'version', 'vocab']
         """
-        return {
+        state = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -221,6 +223,8 @@ class Captioner:
             "decoder": {k: v.detach().cpu().clone() for k, v in self.decoder.state_dict().items()},
             "lm": None if self.lm is None else {k: v.detach().cpu().clone() for k, v in self.lm.state_dict().items()},
         }
+        state["sha256"] = digest(state)
+        return state
 
     @classmethod
     def from_state_dict(cls, state: Any, encoder: PyramidEncoder | None = None) -> "Captioner":
@@ -233,13 +237,19 @@ class Captioner:
             raise CheckpointError(f"captioner file format version {version!r} is not supported by this neuronlabel "
                                   f"(it reads version {FORMAT_VERSION}); use the neuronlabel version that wrote it, "
                                   "or retrain with `neuronlabel train`")
-        missing = [k for k in ("config", "vocab", "decoder", "lm") if k not in state]
+        missing = [k for k in ("config", "vocab", "decoder", "lm", "sha256") if k not in state]
         if missing:
             raise CheckpointError(f"captioner file lacks {missing}; it is truncated or from another version")
         config = CaptionerConfig.from_dict(state["config"])
         if config.feature_size is None:
             raise CheckpointError("captioner file has no feature_size in its config")
         vocab = Vocabulary.from_list(state["vocab"])
+        try:
+            ok = digest(state) == state["sha256"]
+        except Exception as err:
+            raise CheckpointError(f"captioner file is corrupt: its contents cannot be checksummed ({err})") from err
+        if not ok:
+            raise CheckpointError("captioner file is corrupt: its checksum does not match its contents")
         cap = cls(config, vocab, encoder=encoder)
         try:
             cap.decoder.load_state_dict(state["decoder"], strict=True)
@@ -282,6 +292,25 @@ class Captioner:
         if map_location is not None:
             cap.to(map_location)
         return cap
+
+
+def digest(state: dict) -> str:
+    """SHA-256 over a captioner state's config, vocabulary and tensors (names, dtypes, shapes, bytes).
+
+    >>> len(digest({"config": {}, "vocab": [], "decoder": {}, "lm": None}))
+    64
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps(state["config"], sort_keys=True).encode())
+    h.update("\x00".join(state["vocab"]).encode())
+    for part in ("decoder", "lm"):
+        tensors = state[part] or {}
+        h.update(part.encode())
+        for name in sorted(tensors):
+            t = tensors[name].detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def read_checkpoint(path: str | os.PathLike) -> Any:

@@ -17,7 +17,7 @@ from ..errors import CheckpointError, InputError
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]|_")
 _NO_SPACE_BEFORE = {",", ".", ";", ":", "!", "?", ")", "]", "%", "-", "/"}
 _NO_SPACE_AFTER = {"(", "[", "-", "/", "#", "$"}
 _TRAILING = {".", "!", "?", ";", ","}
