@@ -101,13 +101,15 @@ def parse_rules(text: str, origin: str = "<rules>", defaults: "dict | None" = No
             rule = Rule.from_dict(entry, merged_defaults)
         except RuleError as e:
             field = e.field
-            line = _rule_line(text, i, field if isinstance(entry, dict) and field in entry else None)
-            if line is None and field in file_defaults:
+            in_rule = isinstance(entry, dict) and field in entry
+            if not in_rule and field in file_defaults:
                 line = _key_line(text, field, "defaults")
+            else:
+                line = _rule_line(text, i, field if in_rule else None)
             name = entry.get("concept") if isinstance(entry, dict) else None
             label = f"[[rule]] #{i + 1}" + (f" ({name!r})" if isinstance(name, str) else "")
             message = str(e)
-            if not message.startswith("rule "):
+            if not message.startswith("rule '"):
                 message = f"{label}: {message}"
             raise RulesFileError(f"{origin} line {line or '?'}: {message}") from None
         rules.append(rule)

@@ -134,7 +134,7 @@ SCRIPT = """
     sorted.forEach(function (card) { container.appendChild(card); });
   }
 
-  search.addEventListener('input', apply);
+  ['input', 'search', 'change'].forEach(function (ev) { search.addEventListener(ev, apply); });
   layerFilter.addEventListener('change', apply);
   withCandidates.addEventListener('change', apply);
   sortBy.addEventListener('change', sortCards);
