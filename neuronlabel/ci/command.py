@@ -6,7 +6,7 @@
 >>> command.add_arguments(parser)
 >>> args = parser.parse_args(["report.json", "--concepts", "face,eyes", "--format", "junit"])
 >>> args.concepts, args.format
-('face,eyes', 'junit')
+(['face,eyes'], 'junit')
 """
 
 from __future__ import annotations
