@@ -18,7 +18,8 @@ _IRREGULAR = {
     "die": ("dice",), "cactus": ("cacti", "cactuses"), "fungus": ("fungi",),
 }
 _UNCOUNTABLE = frozenset("""skin hair text writing clothing fur grass water sky snow sand blood
-skin-tone nudity fish sheep deer glass""".split())
+nudity fish sheep deer glass facial handwriting lettering written typography naked nude bloody
+gore flesh complexion undressed topless""".split())
 _PLURAL_TO_SINGULAR = {p: s for s, ps in _IRREGULAR.items() for p in ps}
 
 
