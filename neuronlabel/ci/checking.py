@@ -112,31 +112,61 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        """True when no concept exceeds its limit in any layer (or in total)."""
+        """True when no concept exceeds its limit in any layer (or in total).
+
+        >>> from neuronlabel.report import LabelReport, UnitLabel
+        >>> check(LabelReport([UnitLabel("fc", 0, "faces")]), concepts=["face"], max_matches=1).passed
+        True
+        """
         return not self.failures
 
     @property
     def exit_code(self) -> int:
-        """0 when passed, 1 when some concept exceeds its limit."""
+        """0 when passed, 1 when some concept exceeds its limit.
+
+        >>> from neuronlabel.report import LabelReport, UnitLabel
+        >>> check(LabelReport([UnitLabel("fc", 0, "faces")]), concepts=["face"]).exit_code
+        1
+        """
         return EXIT_PASS if self.passed else EXIT_FINDINGS
 
     def to_text(self) -> str:
-        """A human-readable summary (what the CLI prints by default)."""
+        """A human-readable summary (what the CLI prints by default).
+
+        >>> from neuronlabel.report import LabelReport, UnitLabel
+        >>> check(LabelReport([UnitLabel("fc", 0, "x")]), concepts=["face"]).to_text().splitlines()[0][:25]
+        'neuronlabel check: passed'
+        """
         from .formats import to_text
         return to_text(self)
 
     def to_json(self) -> str:
-        """JSON with schema ``neuronlabel.check/1``."""
+        """JSON with schema ``neuronlabel.check/1``.
+
+        >>> import json; from neuronlabel.report import LabelReport, UnitLabel
+        >>> json.loads(check(LabelReport([UnitLabel("fc", 0, "x")]), concepts=["face"]).to_json())["passed"]
+        True
+        """
         from .formats import to_json
         return to_json(self)
 
     def to_github(self) -> str:
-        """GitHub Actions workflow commands (``::error title=...::...``), one per line."""
+        """GitHub Actions workflow commands (``::error title=...::...``), one per line.
+
+        >>> from neuronlabel.report import LabelReport, UnitLabel
+        >>> check(LabelReport([UnitLabel("fc", 0, "faces")]), concepts=["face"]).to_github()[:8]
+        '::error '
+        """
         from .formats import to_github
         return to_github(self)
 
     def to_junit(self) -> str:
-        """JUnit XML: one test case per concept and layer."""
+        """JUnit XML: one test case per concept and layer.
+
+        >>> from neuronlabel.report import LabelReport, UnitLabel
+        >>> check(LabelReport([UnitLabel("fc", 0, "x")]), concepts=["face"]).to_junit().count("<testcase ")
+        1
+        """
         from .formats import to_junit
         return to_junit(self)
 

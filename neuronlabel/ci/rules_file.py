@@ -53,7 +53,13 @@ def _toml():
 
 
 def load_rules(path, defaults: "dict | None" = None) -> list:
-    """The rules of a TOML file; ``defaults`` fill fields that neither a rule nor ``[defaults]`` set.
+    """The rules of a TOML file; ``defaults`` fill fields that a rule does not set.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "rules.toml"
+    >>> _ = path.write_text('[defaults]\\nmax_matches = 3\\n[[rule]]\\nconcept = "text"\\n')
+    >>> [r.max_matches for r in load_rules(path)], [r.max_matches for r in load_rules(path, {"max_matches": 1})]
+    ([3], [1])
 
     The file's ``[defaults]`` table comes after ``defaults`` (the caller's) in precedence
     order: rule field > ``defaults`` argument > file ``[defaults]``.
