@@ -49,6 +49,7 @@ def test_max_matches_and_layers(report_path):
     ([], "nothing to check: pass --concepts"),
     (["--concepts", "face", "--max-matches", "-1"], "--max-matches must be >= 0, got -1"),
     (["--rules", "missing.toml"], "rules file 'missing.toml' does not exist"),
+    (["--rules", "missing.toml", "--layers", "layer4"], "--layers applies to --concepts"),
 ])
 def test_usage_errors_exit_2(report_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(report_path.parent)
@@ -152,3 +153,10 @@ def test_malformed_rules_file_exits_2_with_line_and_field(report_path, tmp_path,
     err = capsys.readouterr().err
     assert err.startswith("neuronlabel check: error: ") and "Traceback" not in err
     assert __import__("re").search(message, err)
+
+
+def test_usage_errors_are_annotated_in_github_format(tmp_path, capsys):
+    assert run([tmp_path / "none.json", "--concepts", "face", "--format", "github"]) == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err
+    assert captured.out.startswith("::error title=neuronlabel check%3A usage or input error::report file")

@@ -39,6 +39,8 @@ def test_unknown_layer_suggests_close_names(report):
         report["layer5:0"]
     with pytest.raises(InputError, match="not of the form"):
         report["layer4"]
+    with pytest.raises(InputError, match="the unit must be an integer"):
+        report["layer4", "2"]
 
 
 def test_search_matches_all_terms_case_insensitively(report):

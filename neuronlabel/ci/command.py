@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", metavar="LIST", help="comma-separated layers (names, parents or globs) "
                                                          "that --concepts apply to (default all)")
     parser.add_argument("--candidates", action="store_true",
-                        help="also match the beam candidates, not only the chosen label")
+                        help="also match the beam candidates, not only the chosen label (for --concepts)")
     parser.add_argument("--no-synonyms", action="store_true",
                         help="match --concepts literally (plus plurals), without the built-in synonyms")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
@@ -59,27 +59,36 @@ def run(args: argparse.Namespace) -> int:
 
     concepts = ",".join(args.concepts) if args.concepts else None
     if not concepts and not args.rules:
-        return _usage("nothing to check: pass --concepts face,text and/or --rules rules.toml")
+        return _usage("nothing to check: pass --concepts face,text and/or --rules rules.toml", args.format)
     if args.max_matches is not None and args.max_matches < 0:
-        return _usage(f"--max-matches must be >= 0, got {args.max_matches}")
+        return _usage(f"--max-matches must be >= 0, got {args.max_matches}", args.format)
+    concept_only = [flag for flag, on in (("--layers", args.layers), ("--candidates", args.candidates),
+                                          ("--no-synonyms", args.no_synonyms)) if on]
+    if concept_only and not concepts:
+        return _usage(f"{concept_only[0]} applies to --concepts; in a rules file set layers, candidates "
+                      "or builtin_synonyms per rule", args.format)
     try:
         result = check(args.report, concepts=concepts, rules=args.rules, max_matches=args.max_matches,
                        candidates=args.candidates, layers=args.layers,
                        builtin_synonyms=not args.no_synonyms)
         text = result.format(args.format)
     except NeuronLabelError as e:
-        return _usage(str(e))
+        return _usage(str(e), args.format)
     if args.output:
         try:
             Path(args.output).write_text(text + "\n", encoding="utf-8")
         except OSError as e:
-            return _usage(f"cannot write --output {args.output!r}: {e.strerror}")
+            return _usage(f"cannot write --output {args.output!r}: {e.strerror}", args.format)
         print(_headline(result) + f"; {args.format} output written to {args.output}")
     else:
         print(text)
     return result.exit_code
 
 
-def _usage(message: str) -> int:
+def _usage(message: str, fmt: str = "text") -> int:
     print(f"neuronlabel check: error: {message}", file=sys.stderr)
+    if fmt == "github":
+        from .formats import _gh_data
+
+        print(f"::error title=neuronlabel check%3A usage or input error::{_gh_data(message)}")
     return EXIT_USAGE

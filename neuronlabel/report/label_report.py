@@ -283,6 +283,8 @@ def _key(key) -> str:
     from ..units import UnitRef
 
     if isinstance(key, tuple) and len(key) == 2:
+        if isinstance(key[1], bool) or not isinstance(key[1], (int, np.integer)):
+            raise InputError(f"report key {key!r}: the unit must be an integer, e.g. report['layer4', 37]")
         key = UnitRef(str(key[0]), int(key[1]))
     if isinstance(key, UnitRef):
         return str(key)
