@@ -7,11 +7,25 @@
 
 from .errors import NeuronLabelError
 from .hooks import assert_no_hooks
+from .labeling import label_model
 from .layers import layers
 from .probing import Exemplars, ProbeResult, probe
+from .report import LabelReport
 from .units import UnitRef
 
 __version__ = "0.1.0"
 
-__all__ = ["probe", "layers", "Exemplars", "ProbeResult", "UnitRef", "NeuronLabelError", "assert_no_hooks",
+
+def __getattr__(name):
+    if name == "Captioner":
+        from .captioner import Captioner
+
+        return Captioner
+    if name == "check":
+        from .ci import check
+
+        return check
+    raise AttributeError(f"module 'neuronlabel' has no attribute {name!r}")
+
+__all__ = ["label_model", "probe", "layers", "LabelReport", "check", "Captioner", "Exemplars", "ProbeResult", "UnitRef", "NeuronLabelError", "assert_no_hooks",
            "__version__"]

@@ -1,0 +1,125 @@
+"""Label every unit of some layers of a network: probe -> masks -> captioner -> report.
+
+>>> import torchvision
+>>> from neuronlabel import label_model
+>>> report = label_model(torchvision.models.resnet18(), ["layer4"])     # doctest: +SKIP
+>>> report["layer4:37"].label                                           # doctest: +SKIP
+'dog faces'
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import InputError
+from .probing import ProbeResult, probe
+from .report import LabelReport, UnitLabel
+from .units import LayerSpec
+
+THUMB = 128
+
+
+def _captioner(captioner, device):
+    from .captioner import Captioner
+
+    if captioner is None:
+        captioner = Captioner.load()
+    elif isinstance(captioner, (str, os.PathLike)):
+        captioner = Captioner.load(captioner)
+    if not isinstance(captioner, Captioner):
+        raise InputError(f"captioner must be a neuronlabel Captioner, a path to a saved one, or None for the "
+                         f"bundled one; got {type(captioner).__name__}")
+    return captioner.to(device)
+
+
+def _thumbnails(images: torch.Tensor, size: int) -> np.ndarray:
+    small = F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return (small.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 128,
+                   encode_batch_size: int = 32, progress: bool = True):
+    """Captions for every unit of a probe result: ``{layer: [[(text, logprob), ...] per unit]}``, and the ids.
+
+    Each exemplar image is fetched back by id and encoded once, however many units use it;
+    masks are pooled a chunk of units at a time.
+    """
+    if result.source is None:
+        raise InputError("the probe result has no image source attached; set result.source first")
+    ids = torch.unique(torch.cat([result[layer].ids.flatten().cpu() for layer in result]))
+    ids = ids[ids >= 0]
+    images = result.source.displays(ids.tolist()).to(captioner.device)
+    encoded = captioner.encode(images, batch_size=encode_batch_size)
+    row_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long)
+    row_of[ids] = torch.arange(len(ids))
+    out = {}
+    for layer in result:
+        ex = result[layer]
+        pooled = []
+        for lo in range(0, ex.units, unit_chunk):
+            chunk = list(range(lo, min(lo + unit_chunk, ex.units)))
+            masks = ex.masks(units=chunk).to(captioner.device)
+            index = row_of[ex.ids[chunk].cpu()].to(captioner.device)
+            pooled.append(captioner.pool(encoded, masks, index))
+        features = torch.cat(pooled)
+        out[layer] = captioner.describe(features, beam_size=beam_size)
+    return out, ids, images
+
+
+def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", images=None, *, k: int = 15,
+                quantile: float = 0.99, captioner=None, batch_size: int = 64, device=None, progress: bool = True,
+                checkpoint: "str | os.PathLike | None" = None, transform: Optional[Callable] = None,
+                beam_size: Optional[int] = None, model_name: Optional[str] = None) -> LabelReport:
+    """Probe ``net`` once, describe every unit of ``layers`` with the captioner, return a report.
+
+    >>> from neuronlabel import label_model, models
+    >>> net, _ = models.load("efficientnet_lite0")
+    >>> report = label_model(net, ["blocks.5"])                         # doctest: +SKIP
+    >>> report.to_html("report.html")                                   # doctest: +SKIP
+
+    ``images``: a folder, a Dataset, a tensor of model inputs, or None for the built-in demo
+    photos. ``captioner``: a :class:`~neuronlabel.captioner.Captioner`, a path to a saved
+    one, or None for the bundled one. On CUDA, probe and captioning stay on the GPU.
+    """
+    t0 = time.perf_counter()
+    result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
+                   transform=transform, checkpoint=checkpoint, progress=progress)
+    t_probe = time.perf_counter() - t0
+    run_device = next(iter(result.values())).maps.device
+    cap = _captioner(captioner, run_device)
+    described, ids, images_shown = describe_units(result, cap, beam_size=beam_size, progress=progress)
+    t_caption = time.perf_counter() - t0 - t_probe
+    thumbs = _thumbnails(images_shown, THUMB)
+    units = []
+    for layer in result:
+        ex = result[layer]
+        maps = ex.maps.to(torch.float16).cpu().numpy()
+        scores, exemplar_ids = ex.scores.cpu(), ex.ids.cpu()
+        thresholds, errors = ex.thresholds.cpu(), ex.threshold_error.cpu()
+        nonfinite = ex.nonfinite.cpu() if ex.nonfinite is not None else torch.zeros(ex.units, dtype=torch.long)
+        for u, candidates in enumerate(described[layer]):
+            flags = ["nonfinite"] if int(nonfinite[u]) else []
+            finite = scores[u][torch.isfinite(scores[u])]
+            stats = {"max": float(finite.max()) if finite.numel() else float("nan"),
+                     "mean_top_k": float(finite.mean()) if finite.numel() else float("nan"),
+                     "threshold_error": float(errors[u]), "nonfinite_values": int(nonfinite[u])}
+            units.append(UnitLabel(layer, u, candidates[0][0] if candidates else "", candidates=candidates,
+                                   exemplar_ids=exemplar_ids[u].tolist(),
+                                   exemplar_scores=[float(s) if np.isfinite(float(s)) else float("nan")
+                                                    for s in scores[u]],
+                                   threshold=float(thresholds[u]), maps=maps[u], stats=stats, flags=flags))
+    meta = {"model": model_name or type(net).__name__, "layers": list(result), "k": k, "quantile": quantile,
+            "probe_set": result.meta.get("source"), "num_images": result.num_images,
+            "image_size": list(result.image_size), "captioner": dict(cap.config.to_dict()),
+            "seconds": {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}}
+    report = LabelReport(units, images={int(i): thumbs[j] for j, i in enumerate(ids.tolist())}, meta=meta)
+    report.probe_result = result
+    report.net = net
+    return report
