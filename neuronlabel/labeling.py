@@ -44,6 +44,21 @@ def _thumbnails(images: torch.Tensor, size: int) -> np.ndarray:
     return (small.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def _attributions(net, result: ProbeResult, per_layer: int, method: str, device) -> dict:
+    from .attribution import unit_attributions
+
+    out = {}
+    for layer in result:
+        ex = result[layer]
+        for u in range(min(per_layer, ex.units)):
+            ids = [int(i) for i in ex.ids[u] if int(i) >= 0]
+            inputs = torch.stack([result.source[i] for i in ids]).to(device)
+            attr = unit_attributions(net, layer, u, inputs, method=method)
+            out[(layer, u)] = F.interpolate(attr[:, None].float(), size=(THUMB, THUMB), mode="bilinear",
+                                            align_corners=False)[:, 0].cpu().numpy()
+    return out
+
+
 def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 128,
                    encode_batch_size: int = 32, progress: bool = True):
     """Captions for every unit of a probe result: ``{layer: [[(text, logprob), ...] per unit]}``, and the ids.
@@ -76,7 +91,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
 def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", images=None, *, k: int = 15,
                 quantile: float = 0.99, captioner=None, batch_size: int = 64, device=None, progress: bool = True,
                 checkpoint: "str | os.PathLike | None" = None, transform: Optional[Callable] = None,
-                beam_size: Optional[int] = None, model_name: Optional[str] = None) -> LabelReport:
+                beam_size: Optional[int] = None, model_name: Optional[str] = None, attributions: int = 0,
+                attribution_method: str = "gradient") -> LabelReport:
     """Probe ``net`` once, describe every unit of ``layers`` with the captioner, return a report.
 
     >>> from neuronlabel import label_model, models
@@ -87,6 +103,9 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
     ``images``: a folder, a Dataset, a tensor of model inputs, or None for the built-in demo
     photos. ``captioner``: a :class:`~neuronlabel.captioner.Captioner`, a path to a saved
     one, or None for the bundled one. On CUDA, probe and captioning stay on the GPU.
+    ``attributions``: for this many units per layer (the first ones), captum input
+    attributions on their exemplars (``attribution_method``: see
+    :func:`neuronlabel.attribution.unit_attributions`), drawn in the HTML report.
     """
     t0 = time.perf_counter()
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
@@ -97,6 +116,7 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
     described, ids, images_shown = describe_units(result, cap, beam_size=beam_size, progress=progress)
     t_caption = time.perf_counter() - t0 - t_probe
     thumbs = _thumbnails(images_shown, THUMB)
+    attributed = _attributions(net, result, attributions, attribution_method, run_device) if attributions else {}
     units = []
     for layer in result:
         ex = result[layer]
@@ -114,7 +134,8 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
                                    exemplar_ids=exemplar_ids[u].tolist(),
                                    exemplar_scores=[float(s) if np.isfinite(float(s)) else float("nan")
                                                     for s in scores[u]],
-                                   threshold=float(thresholds[u]), maps=maps[u], stats=stats, flags=flags))
+                                   threshold=float(thresholds[u]), maps=maps[u], stats=stats, flags=flags,
+                                   attributions=attributed.get((layer, u))))
     meta = {"model": model_name or type(net).__name__, "layers": list(result), "k": k, "quantile": quantile,
             "probe_set": result.meta.get("source"), "num_images": result.num_images,
             "image_size": list(result.image_size), "captioner": dict(cap.config.to_dict()),

@@ -260,6 +260,18 @@ class LabelReport:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def explain(self, image, target=None, layer=None, top: int = 10, **kwargs) -> dict:
+        """The labelled units of ``layer`` that contribute most to the prediction on one image.
+
+        >>> report.explain(image_tensor, layer="blocks.6")              # doctest: +SKIP
+
+        Needs the network (kept by :func:`neuronlabel.label_model`, or pass ``net=``); see
+        :func:`neuronlabel.attribution.explain`. The result is added to ``explanations``.
+        """
+        from ..attribution import explain
+
+        return explain(self, image, layer=layer, target=target, top=top, **kwargs)
+
     def __repr__(self) -> str:
         return (f"LabelReport({len(self.units)} units in {len(self.layer_names())} layers, "
                 f"{len(self.images)} images, model={self.meta.get('model')!r})")
