@@ -21,7 +21,7 @@ from .errors import NeuronLabelError
 
 def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="efficientnet_lite0 | mobilenet_v2 | timm:<name> | torchvision:<name> | FILE "
-                                 "(TorchScript)")
+                                 "(torch.export .pt2 archive)")
     p.add_argument("--weights", help="a state-dict file to load into a timm:/torchvision: model")
     p.add_argument("--trust-pickle", action="store_true", help="allow FILE to be a pickled nn.Module")
 

@@ -7,8 +7,10 @@
 
 Accepted: a bundled short name (``efficientnet_lite0``, ``mobilenet_v2``; pretrained,
 offline), ``timm:<name>`` and ``torchvision:<name>`` (randomly initialised unless
-``weights`` names a state-dict file), or a file: a TorchScript archive, or a pickled full
-module only with ``trust_pickle=True`` (unpickling runs code from the file).
+``weights`` names a state-dict file), or a file: a ``torch.export`` archive (``.pt2``,
+unflattened so module paths stay addressable), or a pickled full module only with
+``trust_pickle=True`` (unpickling runs code from the file). TorchScript archives are
+refused with an explanation: TorchScript modules accept no forward hooks.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def load_model(spec: str, weights: "Optional[str | os.PathLike]" = None, trust_p
         if name not in known:
             raise InputError(f"torchvision has no classification model {name!r}." + did_you_mean(name, known, n=3))
         net = torchvision.models.get_model(name, weights=None)
-    elif os.path.sep in spec or spec.endswith((".pt", ".pth", ".ts", ".jit")) or Path(spec).exists():
+    elif os.path.sep in spec or spec.endswith((".pt", ".pth", ".pt2", ".ts", ".jit")) or Path(spec).exists():
         net = _from_file(Path(spec), trust_pickle)
     else:
         raise InputError(f"unknown model {spec!r}; use a bundled name ({', '.join(models.available())}), "
@@ -69,11 +71,20 @@ def _from_file(path: Path, trust_pickle: bool) -> nn.Module:
     if not path.exists():
         raise InputError(f"model file {str(path)!r} does not exist")
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        return torch.export.unflatten(torch.export.load(str(path)))
     except Exception:
         pass
+    try:
+        torch.jit.load(str(path), map_location="cpu")
+        scripted = True
+    except Exception:
+        scripted = False
+    if scripted:
+        raise InputError(f"{str(path)!r} is a TorchScript archive, and TorchScript modules accept no forward hooks, "
+                         "so their units cannot be read; save the model with torch.export.save (a .pt2 archive, "
+                         "loaded here with its module paths) or pass a pickled nn.Module with --trust-pickle")
     if not trust_pickle:
-        raise InputError(f"{str(path)!r} is not a TorchScript archive; if it is a pickled nn.Module you trust, "
+        raise InputError(f"{str(path)!r} is not a torch.export archive; if it is a pickled nn.Module you trust, "
                          "pass --trust-pickle (unpickling runs code from the file)")
     try:
         net = torch.load(path, map_location="cpu", weights_only=False)
