@@ -60,32 +60,39 @@ def _attributions(net, result: ProbeResult, per_layer: int, method: str, device)
 
 
 def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 128,
-                   encode_batch_size: int = 32, progress: bool = True):
-    """Captions for every unit of a probe result: ``{layer: [[(text, logprob), ...] per unit]}``, and the ids.
+                   encode_batch_size: int = 32, shard: tuple[int, int] = (0, 1)) -> dict:
+    """Captions ``{(layer, unit): [(text, logprob), ...]}`` for the units of a probe result.
 
     Each exemplar image is fetched back by id and encoded once, however many units use it;
-    masks are pooled a chunk of units at a time.
+    masks are pooled a chunk of units at a time and all units are decoded in batches.
+    ``shard=(rank, world)`` describes only units ``u`` with ``u % world == rank``.
     """
     if result.source is None:
         raise InputError("the probe result has no image source attached; set result.source first")
-    ids = torch.unique(torch.cat([result[layer].ids.flatten().cpu() for layer in result]))
+    rank, world = shard
+    mine = {layer: list(range(rank, result[layer].units, world)) for layer in result}
+    used = [result[layer].ids[units].flatten().cpu() for layer, units in mine.items() if units]
+    if not used:
+        return {}
+    ids = torch.unique(torch.cat(used))
     ids = ids[ids >= 0]
     images = result.source.displays(ids.tolist()).to(captioner.device)
     encoded = captioner.encode(images, batch_size=encode_batch_size)
     row_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long)
     row_of[ids] = torch.arange(len(ids))
     out = {}
-    for layer in result:
+    for layer, units in mine.items():
         ex = result[layer]
         pooled = []
-        for lo in range(0, ex.units, unit_chunk):
-            chunk = list(range(lo, min(lo + unit_chunk, ex.units)))
+        for lo in range(0, len(units), unit_chunk):
+            chunk = units[lo:lo + unit_chunk]
             masks = ex.masks(units=chunk).to(captioner.device)
             index = row_of[ex.ids[chunk].cpu()].to(captioner.device)
             pooled.append(captioner.pool(encoded, masks, index))
-        features = torch.cat(pooled)
-        out[layer] = captioner.describe(features, beam_size=beam_size)
-    return out, ids, images
+        if pooled:
+            described = captioner.describe(torch.cat(pooled), beam_size=beam_size)
+            out.update({(layer, u): c for u, c in zip(units, described)})
+    return out
 
 
 def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", images=None, *, k: int = 15,
@@ -111,12 +118,22 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
                    transform=transform, checkpoint=checkpoint, progress=progress)
     t_probe = time.perf_counter() - t0
-    run_device = next(iter(result.values())).maps.device
-    cap = _captioner(captioner, run_device)
-    described, ids, images_shown = describe_units(result, cap, beam_size=beam_size, progress=progress)
+    cap = _captioner(captioner, next(iter(result.values())).maps.device)
+    described = describe_units(result, cap, beam_size=beam_size)
     t_caption = time.perf_counter() - t0 - t_probe
-    thumbs = _thumbnails(images_shown, THUMB)
-    attributed = _attributions(net, result, attributions, attribution_method, run_device) if attributions else {}
+    attributed = _attributions(net, result, attributions, attribution_method, cap.device) if attributions else {}
+    report = build_report(result, described, cap, attributed, model_name or type(net).__name__,
+                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2)})
+    report.net = net
+    return report
+
+
+def build_report(result: ProbeResult, described: dict, captioner, attributed: dict, model_name: str,
+                 seconds: dict) -> LabelReport:
+    """Assemble the :class:`LabelReport` from a probe result and its units' captions."""
+    ids = torch.unique(torch.cat([result[layer].ids.flatten().cpu() for layer in result]))
+    ids = ids[ids >= 0]
+    thumbs = _thumbnails(result.source.displays(ids.tolist()), THUMB)
     units = []
     for layer in result:
         ex = result[layer]
@@ -124,7 +141,8 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
         scores, exemplar_ids = ex.scores.cpu(), ex.ids.cpu()
         thresholds, errors = ex.thresholds.cpu(), ex.threshold_error.cpu()
         nonfinite = ex.nonfinite.cpu() if ex.nonfinite is not None else torch.zeros(ex.units, dtype=torch.long)
-        for u, candidates in enumerate(described[layer]):
+        for u in range(ex.units):
+            candidates = described.get((layer, u), [])
             flags = ["nonfinite"] if int(nonfinite[u]) else []
             finite = scores[u][torch.isfinite(scores[u])]
             stats = {"max": float(finite.max()) if finite.numel() else float("nan"),
@@ -136,11 +154,10 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
                                                     for s in scores[u]],
                                    threshold=float(thresholds[u]), maps=maps[u], stats=stats, flags=flags,
                                    attributions=attributed.get((layer, u))))
-    meta = {"model": model_name or type(net).__name__, "layers": list(result), "k": k, "quantile": quantile,
+    meta = {"model": model_name, "layers": list(result), "k": result.k, "quantile": result.quantile,
             "probe_set": result.meta.get("source"), "num_images": result.num_images,
-            "image_size": list(result.image_size), "captioner": dict(cap.config.to_dict()),
-            "seconds": {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}}
+            "image_size": list(result.image_size), "captioner": dict(captioner.config.to_dict()),
+            "seconds": seconds}
     report = LabelReport(units, images={int(i): thumbs[j] for j, i in enumerate(ids.tolist())}, meta=meta)
     report.probe_result = result
-    report.net = net
     return report
