@@ -9,6 +9,16 @@ from neuronlabel.captioner.attention import (AdditiveAttention, DotAttention, Fu
                                              MultiplicativeAttention, canonical_name, masked_softmax)
 from neuronlabel.errors import InputError
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread avoids oversubscribing the shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 Q = [[0.5, -1.0]]
 K = [[[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [0.5, 0.5, 0.5]]]
 

@@ -7,6 +7,16 @@ from neuronlabel.captioner import Captioner, CaptionerConfig, Vocabulary, detoke
 from neuronlabel.captioner import model as model_module
 from neuronlabel.errors import CheckpointError, InputError
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread avoids oversubscribing the shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 SMALL = dict(feature_size=12, hidden_size=32, attention_hidden_size=16, heads=4, embedding_size=16,
              lm_embedding_size=16, lm_hidden_size=32)
 WORDS = ["dog", "faces", "red", "and", "white", "stripes", "the", "of", "cars", ",", "-"]

@@ -364,7 +364,7 @@ def _check_index(index: Any, n_images: int) -> Tensor:
 
 
 def _check_masks(masks: Any, units: int, k: int):
-    if not isinstance(masks, (Tensor, np.ndarray)):
+    if not hasattr(masks, "shape") or not hasattr(masks, "ndim"):
         raise InputError(f"masks must be a tensor or numpy array [units, k, H, W], got {type(masks).__name__}")
     if masks.ndim not in (4, 5) or tuple(masks.shape[:2]) != (units, k) or (masks.ndim == 5 and masks.shape[2] != 1):
         raise InputError(f"masks must be [units, k, H, W] (or [units, k, 1, H, W]) matching index {units}×{k}; "

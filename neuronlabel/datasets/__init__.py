@@ -1,0 +1,4 @@
+"""Data sets for training and evaluating the captioner.
+
+>>> from neuronlabel.datasets.milannotations import load_milannotations
+"""
