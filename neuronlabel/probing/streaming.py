@@ -391,10 +391,11 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
         if moved_from is not None:
             net.to(moved_from)
     save_checkpoint()
+    if not stats:
+        reason = f" (e.g. {skipped[0]})" if skipped else ""
+        raise ProbeSourceError(f"no probe image could be read; nothing was probed{reason}")
     if skipped:
         warnings.warn(f"skipped {len(skipped)} probe image(s) that could not be read, e.g. {skipped[0]}", stacklevel=2)
-    if not stats:
-        raise ProbeSourceError("no probe image could be read; nothing was probed")
     meta = {"source": source.describe(), "model": type(net).__name__, "skipped": len(skipped)}
     return ProbeResult({name: stats[name] for name in names}, k=k, quantile=quantile, bins=bins,
                        image_size=image_size, source=source, num_images=num_images, meta=meta)
