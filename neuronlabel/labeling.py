@@ -78,8 +78,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     ids = ids[ids >= 0]
     images = result.source.displays(ids.tolist()).to(captioner.device)
     encoded = captioner.encode(images, batch_size=encode_batch_size)
-    row_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long)
-    row_of[ids] = torch.arange(len(ids))
+    row_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long, device=captioner.device)
+    row_of[ids.to(captioner.device)] = torch.arange(len(ids), device=captioner.device)
     out = {}
     for layer, units in mine.items():
         ex = result[layer]
@@ -87,7 +87,7 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
         for lo in range(0, len(units), unit_chunk):
             chunk = units[lo:lo + unit_chunk]
             masks = ex.masks(units=chunk).to(captioner.device)
-            index = row_of[ex.ids[chunk].cpu()].to(captioner.device)
+            index = row_of[ex.ids[chunk].to(captioner.device)]
             pooled.append(captioner.pool(encoded, masks, index))
         if pooled:
             described = captioner.describe(torch.cat(pooled), beam_size=beam_size)
