@@ -67,13 +67,19 @@ class EncodedImages:
         return EncodedImages([m.index_select(0, rows.to(m.device)) for m in self.maps], self.layers)
 
 
+def _from_numpy(array: np.ndarray) -> Tensor:
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, copy=True, order="C")
+    return torch.from_numpy(array)
+
+
 def as_image_batch(images: Any) -> Tensor:
     """Float ``[N, 3, H, W]`` in ``[0, 1]`` from a tensor or array, NCHW or NHWC, float or uint8.
 
     >>> as_image_batch(np.full((1, 4, 4, 3), 255, dtype=np.uint8)).shape
     torch.Size([1, 3, 4, 4])
     """
-    x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    x = _from_numpy(images) if isinstance(images, np.ndarray) else images
     if not isinstance(x, Tensor):
         raise InputError(f"images must be a torch.Tensor or numpy array [N, 3, H, W], got {type(images).__name__}")
     if x.dim() == 3:
@@ -103,7 +109,7 @@ def as_mask_batch(masks: Any) -> Tensor:
     >>> as_mask_batch(np.ones((2, 1, 3, 3), dtype=np.uint8)).shape
     torch.Size([2, 3, 3])
     """
-    m = torch.from_numpy(np.ascontiguousarray(masks)) if isinstance(masks, np.ndarray) else masks
+    m = _from_numpy(masks) if isinstance(masks, np.ndarray) else masks
     if not isinstance(m, Tensor):
         raise InputError(f"masks must be a torch.Tensor or numpy array, got {type(masks).__name__}")
     if m.dim() == 4 and m.shape[1] == 1:
