@@ -134,10 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except NeuronLabelError as err:
-        print(f"neuronlabel {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as err:
+    except (NeuronLabelError, FileNotFoundError) as err:
         print(f"neuronlabel {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
