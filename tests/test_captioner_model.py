@@ -167,3 +167,42 @@ def test_cuda_round_trip(tmp_path):
     gpu = on_gpu.describe(x, beam_size=3, max_length=6)
     assert [[t for t, _ in u] for u in gpu] == [[t for t, _ in u] for u in cpu]
     assert Captioner.load(path).to("cuda").to("cpu").describe(x, beam_size=3, max_length=6) == cpu
+
+
+def _tiny_encoder():
+    torch.manual_seed(11)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(4, 8, 3, stride=2, padding=1))
+    from neuronlabel.captioner import PyramidEncoder
+
+    return PyramidEncoder(net, layers=["1", "2"], input_size=32)
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_describe_exemplars_equals_encode_pool_describe(spatial):
+    enc = _tiny_encoder()
+    cfg = CaptionerConfig(**{**SMALL, "feature_size": None, "spatial": spatial})
+    torch.manual_seed(12)
+    cap = Captioner(cfg, Vocabulary(WORDS), encoder=enc)
+    assert cap.config.encoder == "custom:Sequential" and cap.config.encoder_layers == ("1", "2")
+    assert cap.config.feature_size == 12 + (1 if spatial else 0)
+    images = torch.rand(5, 3, 48, 48)
+    masks = torch.rand(3, 4, 48, 48) > 0.7
+    index = torch.tensor([[0, 1, 2, 3], [4, 4, 0, 1], [2, 2, 2, 2]])
+    x = cap.pool(cap.encode(images), masks, index)
+    assert x.shape == (3, 4 * (1 + 64) if spatial else 4, cap.config.feature_size)
+    kw = dict(beam_size=3, max_length=5, rerank=False)
+    assert cap.describe_exemplars(images, masks, index, **kw) == cap.describe(x, **kw)
+
+
+def test_custom_encoder_captioner_needs_its_encoder_back(tmp_path):
+    enc = _tiny_encoder()
+    cap = Captioner(CaptionerConfig(**{**SMALL, "feature_size": None}), Vocabulary(WORDS), encoder=enc)
+    path = cap.save(tmp_path / "custom.pt")
+    without = Captioner.load(path)
+    with pytest.raises(InputError, match="custom backbone.*pass encoder=PyramidEncoder"):
+        without.encode(torch.rand(1, 3, 32, 32))
+    images, masks, index = torch.rand(2, 3, 32, 32), torch.ones(1, 2, 32, 32), torch.tensor([[0, 1]])
+    again = Captioner.load(path, encoder=enc)
+    assert again.describe_exemplars(images, masks, index, rerank=False) == cap.describe_exemplars(images, masks, index,
+                                                                                                  rerank=False)

@@ -100,7 +100,10 @@ def _run(args: argparse.Namespace) -> int:
 
         dataset = load_milannotations(args.data, args.networks, args.layers)
         print(f"{dataset}: encoding exemplars with {args.encoder}", file=sys.stderr)
-        data = featurize(dataset, PyramidEncoder(args.encoder, device=args.device), progress=progress)
+        import torch
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        data = featurize(dataset, PyramidEncoder(args.encoder, device=device), progress=progress)
         if args.features_cache is not None:
             data.save(args.features_cache)
     result = fit(data, config, val_fraction=args.val_fraction, epochs=args.epochs, batch_size=args.batch_size,
