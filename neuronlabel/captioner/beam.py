@@ -11,9 +11,9 @@ A hypothesis' score is ``log p(w_1 .. w_n, <end> | E)``: every step's log-probab
 including the ``<end>`` step. ``<end>`` is forbidden before ``min_length`` words and forced
 after ``max_length`` words, and ``<pad>``, ``<start>`` and ``<unk>`` are never produced.
 Finished hypotheses stay in the beam with their final score and compete with the open ones,
-so with a wide enough beam the result is exactly the exhaustive optimum. Units whose
-beams are all finished leave the batch, so a batch costs as many steps as its longest
-description, not ``max_length``.
+so with a wide enough beam the result is exactly the exhaustive optimum. The first step
+runs once per unit (all beams start equal); units whose beams are all finished leave the
+batch, so a batch costs as many steps as its longest description, not ``max_length``.
 """
 
 from __future__ import annotations
@@ -56,18 +56,18 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
     pad, end = Vocabulary.pad, Vocabulary.end
     b = beam_size
 
-    state = decoder.start(features, mask).select(torch.arange(units, device=device).repeat_interleave(b))
-    scores = torch.full((units, b), NEG_INF, device=device, dtype=features.dtype)
-    scores[:, 0] = 0.0
-    tokens = torch.full((units * b,), Vocabulary.start, dtype=torch.long, device=device)
-    history = torch.empty((units, b, 0), dtype=torch.long, device=device)
-    finished = torch.zeros((units, b), dtype=torch.bool, device=device)
+    state = decoder.start(features, mask)
+    width = 1
+    scores = torch.zeros((units, width), device=device, dtype=features.dtype)
+    tokens = torch.full((units,), Vocabulary.start, dtype=torch.long, device=device)
+    history = torch.empty((units, width, 0), dtype=torch.long, device=device)
+    finished = torch.zeros((units, width), dtype=torch.bool, device=device)
     alive = torch.arange(units, device=device)
     banned_ids = torch.tensor(sorted(set(banned)), dtype=torch.long, device=device)
 
     for step in range(1, max_length + 2):
         logp, state, _ = decoder.step(tokens, state)
-        logp = logp.view(-1, b, vocab_size).clone()
+        logp = logp.view(-1, width, vocab_size).clone()
         logp[:, :, banned_ids] = NEG_INF
         if step <= min_length:
             logp[:, :, end] = NEG_INF
@@ -78,15 +78,20 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
         logp[finished] = NEG_INF
         logp[:, :, pad] = torch.where(finished, 0.0, NEG_INF)
 
-        top, flat = (scores.unsqueeze(-1) + logp).view(-1, b * vocab_size).topk(b, dim=-1)
-        origin, word = flat // vocab_size, flat % vocab_size
+        candidates = (scores.unsqueeze(-1) + logp).view(-1, width * vocab_size)
+        if candidates.shape[1] < b:
+            candidates = torch.cat([candidates, candidates.new_full((candidates.shape[0], b - candidates.shape[1]),
+                                                                    NEG_INF)], dim=1)
+        top, flat = candidates.topk(b, dim=-1)
+        origin, word = (flat // vocab_size).clamp_max(width - 1), flat % vocab_size
         was_finished = finished.gather(1, origin)
         finished = was_finished | (word == end) | torch.isinf(top)
         scores = top
         history = torch.cat([history.gather(1, origin.unsqueeze(-1).expand(-1, -1, history.shape[-1])),
                              word.unsqueeze(-1)], dim=-1)
-        rows = (torch.arange(len(alive), device=device).unsqueeze(1) * b + origin).reshape(-1)
-        state = state.reorder(rows)
+        rows = (torch.arange(len(alive), device=device).unsqueeze(1) * width + origin).reshape(-1)
+        state = state.reorder(rows) if width == b else state.select(rows)
+        width = b
         tokens = word.reshape(-1)
 
         done = finished.all(dim=1)

@@ -188,11 +188,10 @@ def fit(data: Any, config: CaptionerConfig | None = None, *, validation: Caption
 def _as_caption_data(data: Any, config: CaptionerConfig, encoder, progress: bool) -> CaptionData:
     if isinstance(data, CaptionData):
         return data
-    from ..captioner.encoder import PyramidEncoder
     from .features import featurize
 
     if encoder is None:
-        encoder = PyramidEncoder(config.encoder, config.encoder_layers, config.input_size)
+        encoder = Captioner._build_encoder(config)
     return featurize(data, encoder, spatial=config.spatial, progress=progress)
 
 
