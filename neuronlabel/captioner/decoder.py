@@ -49,7 +49,11 @@ class DecoderState:
 
     def reorder(self, rows: Tensor) -> "DecoderState":
         """Like :meth:`select` but keeps the attention caches, for reordering beams of the
-        same unit (whose caches are identical)."""
+        same unit (whose caches are identical).
+
+        >>> DecoderState(torch.zeros(2, 3), torch.zeros(2, 3), [], None).reorder(torch.tensor([1, 1])).h.shape
+        torch.Size([2, 3])
+        """
         return DecoderState(self.h.index_select(0, rows), self.c.index_select(0, rows), self.caches, self.mask)
 
 

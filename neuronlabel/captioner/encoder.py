@@ -198,7 +198,11 @@ class PyramidEncoder:
         return torch.device("cpu")
 
     def to(self, device) -> "PyramidEncoder":
-        """Move the backbone; returns ``self``."""
+        """Move the backbone; returns ``self``.
+
+        >>> PyramidEncoder(nn.Sequential(nn.Conv2d(3, 2, 1)), layers=["0"], input_size=8).to("cpu").device
+        device(type='cpu')
+        """
         self.net.to(device)
         return self
 

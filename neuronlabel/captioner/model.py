@@ -81,7 +81,12 @@ class Captioner:
         self.lm: LanguageModel | None = lm.eval() if isinstance(lm, LanguageModel) else None
 
     def new_language_model(self) -> LanguageModel:
-        """A fresh (untrained) LM prior sized by the config, on the captioner's device."""
+        """A fresh (untrained) LM prior sized by the config, on the captioner's device.
+
+        >>> Captioner(CaptionerConfig(feature_size=4, hidden_size=8, attention_hidden_size=8, lm_hidden_size=8),
+        ...           ["a"]).new_language_model().lstm.num_layers
+        2
+        """
         c = self.config
         return LanguageModel(len(self.vocab), c.lm_embedding_size, c.lm_hidden_size, c.lm_layers,
                              c.lm_dropout).to(self.device)
@@ -124,11 +129,20 @@ class Captioner:
         return self
 
     def encode(self, images: Any, batch_size: int | None = None) -> EncodedImages:
-        """Per-depth feature maps of ``images`` ``[N, 3, H, W]`` in ``[0, 1]`` (not normalised)."""
+        """Per-depth feature maps of ``images`` ``[N, 3, H, W]`` in ``[0, 1]`` (not normalised).
+
+        >>> feats = cap.encode(torch.rand(8, 3, 224, 224))                # doctest: +SKIP
+        >>> [m.shape[1] for m in feats.maps]                               # doctest: +SKIP
+        [40, 112, 320, 1280]
+        """
         return self.encoder.encode(images, batch_size)
 
     def pool(self, feats: EncodedImages, masks: Any, index: Tensor) -> Tensor:
-        """Mask-pooled exemplar features ``[U, k, D]`` (``masks`` ``[U, k, H, W]``, ``index`` ``[U, k]``)."""
+        """Mask-pooled exemplar features ``[U, k, D]`` (``masks`` ``[U, k, H, W]``, ``index`` ``[U, k]``).
+
+        >>> cap.pool(feats, masks, index).shape                           # doctest: +SKIP
+        torch.Size([100, 15, 1752])
+        """
         return self.encoder.pool(feats, masks, index, spatial=self.config.spatial)
 
     def describe_exemplars(self, images: Any, masks: Any, index: Tensor, *, encode_batch_size: int | None = None,
@@ -228,7 +242,12 @@ class Captioner:
 
     @classmethod
     def from_state_dict(cls, state: Any, encoder: PyramidEncoder | None = None) -> "Captioner":
-        """Inverse of :meth:`state_dict`; raises :class:`CheckpointError` on anything amiss."""
+        """Inverse of :meth:`state_dict`; raises :class:`CheckpointError` on anything amiss.
+
+        >>> cap = Captioner(CaptionerConfig(feature_size=4, hidden_size=8, attention_hidden_size=8), ["a"])
+        >>> Captioner.from_state_dict(cap.state_dict()).vocab == cap.vocab
+        True
+        """
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             found = state.get("format") if isinstance(state, dict) else type(state).__name__
             raise CheckpointError(f"not a neuronlabel captioner (format {found!r}, expected {FORMAT!r})")

@@ -98,7 +98,10 @@ class MilannotationsDataset:
         return [list(self.layers[li].descriptions[u]) for li, u in self.entries]
 
     def exemplars(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images ``[k, 3, H, W]`` (float, ``[0, 1]``) and masks ``[k, H, W]`` (float) of unit ``i``."""
+        """Images ``[k, 3, H, W]`` (float, ``[0, 1]``) and masks ``[k, H, W]`` (float) of unit ``i``.
+
+        >>> images, masks = load_milannotations("milannotations/").exemplars(0)   # doctest: +SKIP
+        """
         from ..captioner.encoder import as_image_batch, as_mask_batch
 
         li, u = self.entries[i]

@@ -69,14 +69,22 @@ class CaptionData:
         return self.features.shape[-1]
 
     def subset(self, indices: Sequence[int]) -> "CaptionData":
-        """The units at ``indices``, in that order."""
+        """The units at ``indices``, in that order.
+
+        >>> CaptionData(torch.zeros(3, 1, 2), [["a"], ["b"], ["c"]]).subset([2, 0]).ids
+        ['unit:2', 'unit:0']
+        """
         idx = torch.as_tensor(list(indices), dtype=torch.long)
         return CaptionData(self.features.index_select(0, idx), [list(self.descriptions[i]) for i in idx.tolist()],
                            [self.ids[i] for i in idx.tolist()],
                            None if self.mask is None else self.mask.index_select(0, idx))
 
     def fingerprint(self) -> str:
-        """SHA-256 of ids, descriptions and feature bytes: two runs on the same data agree."""
+        """SHA-256 of ids, descriptions and feature bytes: two runs on the same data agree.
+
+        >>> len(CaptionData(torch.zeros(1, 1, 2), [["a"]]).fingerprint())
+        64
+        """
         h = hashlib.sha256()
         for i, ds in zip(self.ids, self.descriptions):
             h.update(("\x00".join([i, *ds]) + "\x01").encode())
@@ -87,7 +95,10 @@ class CaptionData:
         return h.hexdigest()
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write features, descriptions, ids and mask as plain tensors/lists (``torch.load(weights_only=True)``)."""
+        """Write features, descriptions, ids and mask as plain tensors/lists (``torch.load(weights_only=True)``).
+
+        >>> CaptionData(torch.zeros(1, 1, 2), [["a"]]).save("feats.pt")     # doctest: +SKIP
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"format": FEATURES_FORMAT, "version": 1, "features": self.features,
@@ -96,7 +107,11 @@ class CaptionData:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CaptionData":
-        """Inverse of :meth:`save`."""
+        """Inverse of :meth:`save`.
+
+        >>> CaptionData.load("feats.pt").descriptions                      # doctest: +SKIP
+        [['a']]
+        """
         from ..captioner.model import read_checkpoint
 
         state = read_checkpoint(path)
