@@ -47,7 +47,9 @@ class ExemplarSet:
 
 def featurize(data: Any, encoder, spatial: bool = False, batch_size: int | None = None,
               progress: bool = True) -> CaptionData:
-    """Pooled features of every unit of an :class:`ExemplarSet` or a MILANNOTATIONS data set.
+    """Pooled features of every unit of an :class:`ExemplarSet` (or any object with ``images``,
+    ``masks``, ``index``, ``descriptions`` and optionally ``ids`` laid out the same way) or a
+    MILANNOTATIONS data set.
 
     >>> from neuronlabel.datasets.milannotations import load_milannotations   # doctest: +SKIP
     >>> featurize(load_milannotations("data/"), PyramidEncoder()).save("feats.pt")  # doctest: +SKIP
@@ -57,10 +59,10 @@ def featurize(data: Any, encoder, spatial: bool = False, batch_size: int | None 
     """
     from ..datasets.milannotations import MilannotationsDataset
 
-    if isinstance(data, ExemplarSet):
-        feats = encoder.encode_pool(data.images, data.masks, data.index, spatial=spatial, batch_size=batch_size,
-                                    progress=progress)
-        return CaptionData(feats, data.descriptions, data.ids)
+    if isinstance(data, ExemplarSet) or all(hasattr(data, a) for a in ("images", "masks", "index", "descriptions")):
+        feats = encoder.encode_pool(data.images, data.masks, torch.as_tensor(data.index), spatial=spatial,
+                                    batch_size=batch_size, progress=progress)
+        return CaptionData(feats, data.descriptions, getattr(data, "ids", None))
     if isinstance(data, MilannotationsDataset):
         if len(data) == 0:
             raise InputError("the MILANNOTATIONS data set has no annotated units")
@@ -74,7 +76,8 @@ def featurize(data: Any, encoder, spatial: bool = False, batch_size: int | None 
             parts.append(encoder.encode_pool(images, masks, index, spatial=spatial, batch_size=batch_size,
                                              progress=progress))
         return CaptionData(torch.cat(parts), data.descriptions, data.ids)
-    raise InputError(f"cannot featurize a {type(data).__name__}; pass an ExemplarSet or a MilannotationsDataset")
+    raise InputError(f"cannot featurize a {type(data).__name__}; pass an ExemplarSet, an object with images, "
+                     "masks, index and descriptions, or a MilannotationsDataset")
 
 
 class _UnitRows:
