@@ -3,7 +3,7 @@
 >>> import numpy as np
 >>> rgb = np.zeros((1, 3, 8, 8), dtype=np.uint8); rgb[:, 0] = 220          # a red image
 >>> names, maps = colour_maps(rgb, grid=4)
->>> names[int(maps[0].amax(dim=(1, 2)).argmax())]
+>>> names[int(maps[0].float().amax(dim=(1, 2)).argmax())]
 'red'
 
 A *base concept* is a name (with paraphrase lemmas) and a map ``[N, g, g]`` in ``[0, 1]``
