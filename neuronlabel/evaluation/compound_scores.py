@@ -59,7 +59,8 @@ def bertscore_by_length(hypotheses: Sequence[str], references: Sequence[Sequence
     refs = [[normalize(r) for r in rs] for rs in references]
     _, _, f1 = scorer.score(hyps, refs)
     f1 = [float(x) for x in f1]
-    out = {"overall": sum(f1) / len(f1), "units": len(f1), "model": "all-MiniLM-L6-v2 (num_layers=6, raw F1)"}
+    out = {"overall": sum(f1) / len(f1), "units": len(f1), "model": "all-MiniLM-L6-v2 (num_layers=6, raw F1)",
+           "hash": scorer.hash}
     for name, _, _ in BUCKETS:
         idx = [i for i, r in enumerate(references) if bucket_of(r) == name]
         out[name] = {"units": len(idx), "f1": sum(f1[i] for i in idx) / len(idx) if idx else None}
