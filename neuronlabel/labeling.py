@@ -145,6 +145,8 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
             candidates = described.get((layer, u), [])
             flags = ["nonfinite"] if int(nonfinite[u]) else []
             finite = scores[u][torch.isfinite(scores[u])]
+            if finite.numel() and float(finite.max()) <= float(thresholds[u]):
+                flags.append("inactive")
             stats = {"max": float(finite.max()) if finite.numel() else float("nan"),
                      "mean_top_k": float(finite.mean()) if finite.numel() else float("nan"),
                      "threshold_error": float(errors[u]), "nonfinite_values": int(nonfinite[u])}

@@ -91,6 +91,14 @@ def test_nan_and_inf_units_are_flagged_and_the_run_goes_on():
     assert math.isnan(report["1:1"].threshold) and report["1:0"].label
 
 
+def test_dead_units_are_flagged_inactive():
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU()).eval()
+    with torch.no_grad():
+        net[0].bias.copy_(torch.tensor([-100.0, 100.0]))
+    report = label_model(net, ["1"], images=IMAGES, k=3, captioner=tiny_captioner(), progress=False)
+    assert report["1:0"].flags == ["inactive"] and report["1:1"].flags == []
+
+
 def test_images_smaller_than_the_input_are_resized(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(4):
