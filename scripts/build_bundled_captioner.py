@@ -38,6 +38,10 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--lm-epochs", type=int, default=2)
+    ap.add_argument("--hidden-size", type=int, default=512, help="decoder LSTM and attention hidden size")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--no-extra-text", action="store_true",
+                    help="train vocabulary and LM prior on the compound descriptions only (smaller, faster)")
     ap.add_argument("--out", default=str(ROOT / "neuronlabel" / "weights" / "captioner.pt"))
     ap.add_argument("--scores", default=None, help="JSON file for the test-split scores")
     ap.add_argument("--cache", default=str(Path.home() / ".cache" / "neuronlabel"))
@@ -68,13 +72,14 @@ def main(argv=None) -> int:
 
     extra = []
     milan = Path(args.data) / "milannotations" / "resnet152_imagenet.csv"
-    if milan.is_file():   # MILANNOTATIONS descriptions shape the vocabulary and the LM prior
+    if milan.is_file() and not args.no_extra_text:   # MILANNOTATIONS descriptions shape the vocabulary and the LM prior
         with open(milan, newline="") as fh:
             extra = [r["summary"] for r in csv.DictReader(fh) if r.get("summary")]
-    config = CaptionerConfig(attention=tuple(args.attention.split(",")), fusion=args.fusion)
+    config = CaptionerConfig(attention=tuple(args.attention.split(",")), fusion=args.fusion,
+                             hidden_size=args.hidden_size, attention_hidden_size=args.hidden_size)
     began = time.time()
     result = fit(train, config, validation=val, epochs=args.epochs, patience=args.patience, seed=args.seed,
-                 lm_epochs=args.lm_epochs, extra_text=extra, min_count=2, progress=False,
+                 lm_epochs=args.lm_epochs, extra_text=extra, min_count=2, progress=False, lr=args.lr,
                  checkpoint_dir=cache / "runs" / f"{args.attention.replace(',', '+')}-{args.fusion}-s{args.seed}")
     train_s = time.time() - began
     for h in result.history:
