@@ -21,10 +21,15 @@ from .hooks import capture
 from .sources import data_config
 from .units import LayerSpec, module_names, resolve_layers
 
+_BATCH = 2
+
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One probe-able layer: path, module type, raw output shape, layout, units and map size."""
+    """One layer: path, module type, raw output shape (for a batch of 2), layout, units and map size.
+
+    ``units`` is ``None`` for a layer that cannot be probed, and ``note`` says why.
+    """
 
     name: str
     type: str
@@ -45,8 +50,12 @@ def layers(net: nn.Module, which: "LayerSpec | list[LayerSpec] | None" = None,
            input_size: Optional[tuple[int, int, int]] = None) -> list[LayerInfo]:
     """Every module of ``net`` (or those ``which`` selects) with what probing it would give.
 
-    One forward pass on one random input of ``input_size`` (default: the network's data
-    config) with hooks on all listed modules; the hooks are removed afterwards.
+    One forward pass on a batch of two random inputs of ``input_size`` (default: the
+    network's data config) with hooks on all listed modules; the hooks are removed
+    afterwards. A layer that cannot be probed has ``units=None`` and a ``note`` saying why:
+    it did not run, it runs more than once per pass (a shared module), its output folds
+    windows or heads into the batch dim, or no layout rule of :mod:`neuronlabel.adapters`
+    fits its output.
     """
     if not isinstance(net, nn.Module):
         raise InputError(f"net must be a torch.nn.Module, got {type(net).__name__}")
@@ -55,28 +64,49 @@ def layers(net: nn.Module, which: "LayerSpec | list[LayerSpec] | None" = None,
     if len(size) != 3:
         raise InputError(f"input_size must be (channels, height, width), got {size}")
     outputs: dict[str, object] = {}
+    calls: dict[str, int] = {}
+
+    def record(name: str, out) -> None:
+        calls[name] = calls.get(name, 0) + 1
+        outputs.setdefault(name, out)
+
     param = next(net.parameters(), None)
-    x = torch.rand(1, *size, device=param.device if param is not None else "cpu",
+    x = torch.rand(_BATCH, *size, device=param.device if param is not None else "cpu",
                    dtype=param.dtype if param is not None and param.is_floating_point() else torch.float32)
     modules = dict(net.named_modules())
     was_training = net.training
     net.eval()
     try:
-        with capture(net, names, lambda name, out: outputs.setdefault(name, out)), torch.inference_mode():
+        with capture(net, names, record), torch.inference_mode():
             net(x)
+    except NeuronLabelError:
+        raise
+    except Exception as err:
+        raise InputError(f"{type(net).__name__} failed on a {_BATCH}x{size[0]}x{size[1]}x{size[2]} input "
+                         f"({type(err).__name__}: {err}); pass an input_size the network accepts") from err
     finally:
         net.train(was_training)
-    found = []
-    for name in names:
-        kind = type(modules[name]).__name__
-        if name not in outputs:
-            found.append(LayerInfo(name, kind, None, None, None, None, "did not run"))
-            continue
-        try:
-            tensor = select_tensor(outputs[name], name)
-            layout = detect_layout(tensor, size[1:], net, modules[name], name)
-            maps = to_unit_maps(tensor, layout)
-            found.append(LayerInfo(name, kind, tuple(tensor.shape), layout.kind, maps.shape[1], tuple(maps.shape[2:])))
-        except NeuronLabelError as err:
-            found.append(LayerInfo(name, kind, None, None, None, None, str(err).split(";")[0]))
-    return found
+    return [_describe(name, modules[name], outputs.get(name), calls.get(name, 0), size, net) for name in names]
+
+
+def _describe(name: str, module: nn.Module, output, calls: int, size: tuple, net: nn.Module) -> LayerInfo:
+    kind = type(module).__name__
+    if not calls:
+        return LayerInfo(name, kind, None, None, None, None, "did not run")
+    try:
+        tensor = select_tensor(output, name)
+    except NeuronLabelError as err:
+        return LayerInfo(name, kind, None, None, None, None, str(err).split(";")[0])
+    shape = tuple(tensor.shape)
+    if calls > 1:
+        return LayerInfo(name, kind, shape, None, None, None, f"runs {calls} times per forward pass (a shared "
+                         "module); probe a layer that runs once")
+    if tensor.dim() >= 1 and shape[0] != _BATCH:
+        return LayerInfo(name, kind, shape, None, None, None, f"its first dim is not the batch (input batch "
+                         f"{_BATCH}, output {list(shape)}); probe its parent")
+    try:
+        layout = detect_layout(tensor, size[1:], net, module, name)
+        maps = to_unit_maps(tensor, layout)
+    except NeuronLabelError as err:
+        return LayerInfo(name, kind, shape, None, None, None, str(err).split(";")[0])
+    return LayerInfo(name, kind, shape, layout.kind, maps.shape[1], tuple(maps.shape[2:]))
