@@ -9,13 +9,7 @@ from neuronlabel.captioner.encoder import PyramidEncoder
 from neuronlabel.errors import InputError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids oversubscribing the shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class CountingIdentity(nn.Module):

@@ -8,13 +8,7 @@ from neuronlabel.captioner import model as model_module
 from neuronlabel.errors import CheckpointError, InputError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids oversubscribing the shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = dict(feature_size=12, hidden_size=32, attention_hidden_size=16, heads=4, embedding_size=16,

@@ -30,7 +30,7 @@ from torch import nn
 
 import neuronlabel
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 K = 2
 N_IMAGES = 4

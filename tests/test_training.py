@@ -11,13 +11,7 @@ from neuronlabel.evaluation.bleu import corpus_bleu
 from neuronlabel.training import CaptionData, fit, split_units
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids oversubscribing the shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 WORDS = ("dog cat red white stripes faces wheels of the and on in left right top bottom blue green fur "
