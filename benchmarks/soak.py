@@ -29,8 +29,8 @@ class Generated(torch.utils.data.Dataset):
         return self.n
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        if i + 1 in self.marks or i in self.marks:
-            self.peaks[i] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        if i + 1 in self.marks:
+            self.peaks[i + 1] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         g = torch.Generator().manual_seed(i)
         smooth = torch.nn.functional.interpolate(torch.randn(1, 3, 8, 8, generator=g), size=self.size,
                                                  mode="bilinear", align_corners=False)[0]
