@@ -1,4 +1,4 @@
 """Data sets for training and evaluating the captioner.
 
->>> from neuronlabel.datasets.milannotations import load_milannotations
+>>> from neuronlabel.datasets.milan_format import load_milannotations
 """

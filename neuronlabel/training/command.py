@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         data = CaptionData.load(args.features_cache)
         print(f"using cached features {args.features_cache} ({len(data)} units)", file=sys.stderr)
     else:
-        from ..datasets.milannotations import load_milannotations
+        from ..datasets.milan_format import load_milannotations
 
         dataset = load_milannotations(args.data, args.networks, args.layers)
         print(f"{dataset}: encoding exemplars with {args.encoder}", file=sys.stderr)

@@ -51,13 +51,13 @@ def featurize(data: Any, encoder, spatial: bool = False, batch_size: int | None 
     ``masks``, ``index``, ``descriptions`` and optionally ``ids`` laid out the same way) or a
     MILANNOTATIONS data set.
 
-    >>> from neuronlabel.datasets.milannotations import load_milannotations   # doctest: +SKIP
+    >>> from neuronlabel.datasets.milan_format import load_milannotations   # doctest: +SKIP
     >>> featurize(load_milannotations("data/"), PyramidEncoder()).save("feats.pt")  # doctest: +SKIP
 
     Each distinct image is encoded once: for MILANNOTATIONS, exemplars of one layer whose
     pixels are byte-identical (the same top image of several units) share one encoding.
     """
-    from ..datasets.milannotations import MilannotationsDataset
+    from ..datasets.milan_format import MilannotationsDataset
 
     if isinstance(data, ExemplarSet) or all(hasattr(data, a) for a in ("images", "masks", "index", "descriptions")):
         feats = encoder.encode_pool(data.images, data.masks, torch.as_tensor(data.index), spatial=spatial,

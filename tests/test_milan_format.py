@@ -10,7 +10,7 @@ from torch import nn
 
 from neuronlabel.captioner import Captioner
 from neuronlabel.captioner.encoder import PyramidEncoder
-from neuronlabel.datasets.milannotations import load_milannotations
+from neuronlabel.datasets.milan_format import load_milannotations
 from neuronlabel.errors import InputError
 from neuronlabel.training import CaptionData, featurize, fit
 from neuronlabel.training import command
