@@ -202,3 +202,19 @@ def test_names_aliases_and_errors():
         FusedAttention(("additive",), "mean", 2, 2)
     with pytest.raises(InputError, match="repeat"):
         FusedAttention(("additive", "bahdanau"), "sum", 2, 2)
+
+
+def test_attention_penalty_is_zero_for_equal_shares_and_on_the_token_loss_scale():
+    from neuronlabel.captioner.decoder import doubly_stochastic_penalty
+
+    uniform = torch.full((2, 4, 1, 15), 1 / 15)
+    assert float(doubly_stochastic_penalty(uniform, torch.tensor([3, 4]))) == pytest.approx(0.0, abs=1e-12)
+    peaked = torch.zeros(1, 3, 1, 15)
+    peaked[..., 0] = 1.0
+    expected = ((0.2 - 3.0) ** 2 + 14 * 0.2 ** 2) / 15
+    assert float(doubly_stochastic_penalty(peaked, torch.tensor([3]))) == pytest.approx(expected)
+    mask = torch.zeros(1, 15, dtype=torch.bool)
+    mask[0, :5] = True
+    half = torch.zeros(1, 2, 1, 15)
+    half[..., :5] = 0.2
+    assert float(doubly_stochastic_penalty(half, torch.tensor([2]), mask)) == pytest.approx(0.0, abs=1e-12)
