@@ -72,10 +72,8 @@ def test_bad_unit_leaves_no_hooks(entry):
 
 
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
-@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+@pytest.mark.parametrize("entry", sorted(set(ENTRY_POINTS) - {"resolve_units"}))
 def test_raising_layer_leaves_no_hooks(entry, exc):
-    if entry == "resolve_units":
-        pytest.skip("runs no forward pass")
     net = make_net(raising=exc)
     with pytest.raises((exc, NeuronLabelError), match="layer exploded"):
         ENTRY_POINTS[entry](net, "2")
