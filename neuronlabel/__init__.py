@@ -15,8 +15,12 @@ from .units import UnitRef
 
 __version__ = "0.1.0"
 
+__all__ = ["label_model", "probe", "layers", "LabelReport", "Captioner", "check", "Exemplars", "ProbeResult",
+           "UnitRef", "NeuronLabelError", "assert_no_hooks", "__version__"]
+
 
 def __getattr__(name):
+    """``Captioner`` and ``check`` load on first use (they pull in the captioner and CI modules)."""
     if name == "Captioner":
         from .captioner import Captioner
 
@@ -26,6 +30,3 @@ def __getattr__(name):
 
         return check
     raise AttributeError(f"module 'neuronlabel' has no attribute {name!r}")
-
-__all__ = ["label_model", "probe", "layers", "LabelReport", "check", "Captioner", "Exemplars", "ProbeResult", "UnitRef", "NeuronLabelError", "assert_no_hooks",
-           "__version__"]
