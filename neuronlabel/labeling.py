@@ -59,24 +59,33 @@ def _attributions(net, result: ProbeResult, per_layer: int, method: str, device)
     return out
 
 
+def exemplar_images(result: ProbeResult, units: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct exemplar ids of ``units`` (``{layer: [unit, ...]}``, default all) and their display images."""
+    units = units if units is not None else {layer: list(range(result[layer].units)) for layer in result}
+    used = [result[layer].ids[chosen].flatten().cpu() for layer, chosen in units.items() if chosen]
+    ids = torch.unique(torch.cat(used)) if used else torch.empty(0, dtype=torch.long)
+    ids = ids[ids >= 0]
+    return ids, result.source.displays(ids.tolist())
+
+
 def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 128,
-                   encode_batch_size: int = 32, shard: tuple[int, int] = (0, 1)) -> dict:
+                   encode_batch_size: int = 32, shard: tuple[int, int] = (0, 1),
+                   images: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> dict:
     """Captions ``{(layer, unit): [(text, logprob), ...]}`` for the units of a probe result.
 
     Each exemplar image is fetched back by id and encoded once, however many units use it;
     masks are pooled a chunk of units at a time and all units are decoded in batches.
     ``shard=(rank, world)`` describes only units ``u`` with ``u % world == rank``.
+    ``images`` is :func:`exemplar_images` of those units if the caller fetched them already.
     """
     if result.source is None:
         raise InputError("the probe result has no image source attached; set result.source first")
     rank, world = shard
     mine = {layer: list(range(rank, result[layer].units, world)) for layer in result}
-    used = [result[layer].ids[units].flatten().cpu() for layer, units in mine.items() if units]
-    if not used:
+    ids, images = images if images is not None else exemplar_images(result, mine)
+    if not len(ids):
         return {}
-    ids = torch.unique(torch.cat(used))
-    ids = ids[ids >= 0]
-    images = result.source.displays(ids.tolist()).to(captioner.device)
+    images = images.to(captioner.device)
     encoded = captioner.encode(images, batch_size=encode_batch_size)
     row_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long, device=captioner.device)
     row_of[ids.to(captioner.device)] = torch.arange(len(ids), device=captioner.device)
@@ -119,21 +128,21 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
                    transform=transform, checkpoint=checkpoint, progress=progress)
     t_probe = time.perf_counter() - t0
     cap = _captioner(captioner, next(iter(result.values())).maps.device)
-    described = describe_units(result, cap, beam_size=beam_size)
+    images = exemplar_images(result)
+    described = describe_units(result, cap, beam_size=beam_size, images=images)
     t_caption = time.perf_counter() - t0 - t_probe
     attributed = _attributions(net, result, attributions, attribution_method, cap.device) if attributions else {}
     report = build_report(result, described, cap, attributed, model_name or type(net).__name__,
-                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2)})
+                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}, images=images)
     report.net = net
     return report
 
 
 def build_report(result: ProbeResult, described: dict, captioner, attributed: dict, model_name: str,
-                 seconds: dict) -> LabelReport:
+                 seconds: dict, images: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> LabelReport:
     """Assemble the :class:`LabelReport` from a probe result and its units' captions."""
-    ids = torch.unique(torch.cat([result[layer].ids.flatten().cpu() for layer in result]))
-    ids = ids[ids >= 0]
-    thumbs = _thumbnails(result.source.displays(ids.tolist()), THUMB)
+    ids, shown = images if images is not None else exemplar_images(result)
+    thumbs = _thumbnails(shown, THUMB)
     units = []
     for layer in result:
         ex = result[layer]
