@@ -1,4 +1,4 @@
-"""The ``neuronlabel`` command: layers, label, report, check, train, demo.
+"""The ``neuronlabel`` command: layers, label, report, check, train, evaluate, demo.
 
 >>> from neuronlabel.cli import main
 >>> main(["layers", "torchvision:resnet18", "--which", "layer4"])      # doctest: +SKIP
@@ -118,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, text in [("report", "report.command", "render a report.json as HTML / CSV"),
                                ("check", "ci.command", "fail when units' labels match concepts (for CI)"),
-                               ("train", "training.command", "train a captioner")]:
+                               ("train", "training.command", "train a captioner"),
+                               ("evaluate", "evaluation.command",
+                                "score a captioner on the compound data set (BLEU-4, BERTScore)")]:
         try:
             add, run = _delegate(module)
         except ImportError:

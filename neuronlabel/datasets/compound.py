@@ -11,7 +11,9 @@ Recipe (reproducible: same data, settings and ``seed`` give the same set):
 2. Base concepts per image (:mod:`.compound_concepts`): COCO categories and
    supercategories from the instance polygons, ImageNet WordNet hypernym groups of
    >= ``k`` classes (dogs, birds, fish, musical instruments, ... at several levels; the
-   object region is a centred blob), named colours (HSV), sky and grass.
+   object region is where LayerGradCam of EfficientNet-Lite0 puts the true class),
+   named colours (HSV), sky and grass. :func:`base_concepts` returns these binary maps
+   (kept when present in >= ``k`` images) for other uses, e.g. the faithfulness study.
 3. Units (:mod:`.compound_units`): random trees of one to three concepts (colour
    ``with``, ``and``, ``tops`` / ``edges``, ``left`` / ``above`` / ``below``), kept when
    they fire on at least ``k`` images; three paraphrases each.
@@ -43,7 +45,7 @@ from ..errors import InputError
 from . import compound_concepts as cc
 from .compound_units import ConceptDetector, leaves, paraphrases, propose
 
-VERSION = 1
+VERSION = 2
 DEFAULT_DATA = Path("../shared/data")
 DEFAULT_CACHE = Path(os.environ.get("NEURONLABEL_CACHE", Path.home() / ".cache" / "neuronlabel")) / "compound"
 MASK_SIZE = 56
@@ -102,6 +104,19 @@ class CompoundSet:
                         ">10": sum(n > 10 for n in lengths), "max": max(lengths, default=0)}
         return out
 
+    def fingerprint(self) -> str:
+        """A short hash of the units (trees, exemplar rows, masks): cached features are keyed by it.
+
+        >>> s = CompoundSet(torch.zeros(1, 3, 4, 4, dtype=torch.uint8), torch.ones(1, 1, 2, 2, dtype=torch.bool),
+        ...                 torch.zeros(1, 1, dtype=torch.long), [["dogs"]], ["u0"], [("c", "dogs")], ["test"], [False])
+        >>> len(s.fingerprint())
+        16
+        """
+        h = hashlib.sha256(json.dumps([self.trees, self.descriptions, self.split]).encode())
+        h.update(self.index.numpy().tobytes())
+        h.update(np.packbits(self.masks.numpy()).tobytes())
+        return h.hexdigest()[:16]
+
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +165,100 @@ def _fingerprint(root: Path, settings: dict) -> str:
     return h.hexdigest()[:16]
 
 
+@dataclass
+class BaseConcepts:
+    """The photos and where each base concept is in them: ``images`` ``[N, 3, 224, 224]`` uint8,
+    ``sources`` (where each photo came from), concept ``names``, the :class:`~.compound_concepts.Concept`
+    of each name, and ``maps`` ``[N, C, 28, 28]`` bool (column ``j`` is ``names[j]``).
+
+    >>> b = BaseConcepts(torch.zeros(1, 3, 4, 4, dtype=torch.uint8), ["x.jpg"], ["sky"],
+    ...                  {"sky": cc.Concept("sky", "region", ["sky"])}, torch.ones(1, 1, 2, 2, dtype=torch.bool))
+    >>> len(b), b.present().tolist()
+    (1, [[True]])
+    """
+
+    images: torch.Tensor
+    sources: list[str]
+    names: list[str]
+    concepts: dict
+    maps: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def present(self) -> torch.Tensor:
+        """``[N, C]`` bool: whether each concept occurs anywhere in each photo."""
+        return self.maps.flatten(2).any(2)
+
+
+def base_concepts(data: str | os.PathLike | None = None, *, k: int = 15, flip: bool = True,
+                  max_images: int | None = None, progress: bool = False) -> BaseConcepts:
+    """The probe photos and binary base-concept maps of the compound recipe (steps 1-2), unsoftened.
+
+    >>> base_concepts("/no/such/folder")
+    Traceback (most recent call last):
+    ...
+    neuronlabel.errors.InputError: no data folder at /no/such/folder: pass the folder holding coco-mini/, imagenet-sample-256/ and imagenet_classes_wordnet.json (see ../shared/data/README.md)
+
+    COCO-mini photos with instance masks (and, with ``flip``, their mirror images), then the
+    ImageNet-sample photos (the first ``max_images`` of them); COCO categories and
+    supercategories, WordNet groups (GradCAM regions), colours, sky and grass; only
+    concepts present in at least ``k`` photos are kept. :func:`build_compound` softens
+    these maps to make its units; ``flip=False`` gives real photos only, for evaluation.
+    """
+    t0 = time.time()
+    log = (lambda msg: print(f"[concepts {time.time() - t0:6.1f}s] {msg}", flush=True)) if progress else (lambda m: None)
+    return _base_concepts(_root(data), int(k), bool(flip), max_images, log)
+
+
+def _root(data) -> Path:
+    root = find_data(data)
+    if root is None:
+        raise InputError(f"no data folder at {data if data is not None else DEFAULT_DATA}: pass the folder holding "
+                         "coco-mini/, imagenet-sample-256/ and imagenet_classes_wordnet.json "
+                         "(see ../shared/data/README.md)")
+    return root
+
+
+def _base_concepts(root: Path, k: int, flip: bool, max_images: int | None, log) -> BaseConcepts:
+    pixels, sources, concepts, per_image = [], [], {}, []
+    if (root / "coco-mini").is_dir():
+        p, s, c, m = cc.coco_concepts(root / "coco-mini", flip=flip)
+        pixels += p; sources += s; concepts.update(c); per_image += m
+    wn = root / "imagenet_classes_wordnet.json"
+    if (root / "imagenet-sample-256").is_dir() and wn.is_file():
+        p, s, c, m = cc.imagenet_concepts(root / "imagenet-sample-256", wn, k)
+        if max_images is not None:
+            p, s, m = p[:max_images], s[:max_images], m[:max_images]
+        pixels += p; sources += s; concepts.update(c); per_image += m
+    if len(pixels) < k:
+        raise InputError(f"only {len(pixels)} probe images under {root}; need at least k={k}")
+    log(f"{len(pixels)} images, {len(concepts)} object/category concepts")
+    rgb = np.stack(pixels)
+    colour_names, colour = cc.colour_maps(rgb)
+    region_names, region = cc.region_maps(colour)
+    names = sorted(concepts)
+    maps = torch.zeros(len(pixels), len(names) + len(colour_names) + len(region_names), cc.GRID, cc.GRID,
+                       dtype=torch.bool)
+    for i, found in enumerate(per_image):
+        for j, n in enumerate(names):
+            if n in found:
+                maps[i, j] = torch.as_tensor(found[n])
+    maps[:, len(names): len(names) + len(colour_names)] = colour
+    maps[:, len(names) + len(colour_names):] = region
+    names += colour_names + region_names
+    for n in colour_names:
+        concepts[n] = cc.Concept(n, "colour", [n])
+    for n in region_names:
+        concepts[n] = cc.Concept(n, "region", [n])
+    # keep concepts present in >= k images
+    present = maps.flatten(2).any(2).sum(0)
+    keep = [j for j in range(len(names)) if int(present[j]) >= k]
+    maps, names = maps[:, keep].contiguous(), [names[j] for j in keep]
+    log(f"{len(names)} base concepts fire on >= {k} images")
+    return BaseConcepts(torch.from_numpy(rgb), sources, names, {n: concepts[n] for n in names}, maps)
+
+
 def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, k: int = 15, seed: int = 0,
                    cache_dir: str | os.PathLike | None = DEFAULT_CACHE, novel_fraction: float = 0.08,
                    max_images: int | None = None, progress: bool = False) -> CompoundSet:
@@ -165,11 +274,7 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
     number of units; ``max_images`` the ImageNet photos used (tests). ``cache_dir=None``
     disables the cache.
     """
-    root = find_data(data)
-    if root is None:
-        raise InputError(f"no data folder at {data if data is not None else DEFAULT_DATA}: pass the folder holding "
-                         "coco-mini/, imagenet-sample-256/ and imagenet_classes_wordnet.json "
-                         "(see ../shared/data/README.md)")
+    root = _root(data)
     settings = {"version": VERSION, "units": int(units), "k": int(k), "seed": int(seed),
                 "novel_fraction": float(novel_fraction), "max_images": max_images}
     cache = None
@@ -179,43 +284,11 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
             return CompoundSet.load(cache)
     t0 = time.time()
     log = (lambda msg: print(f"[compound {time.time() - t0:6.1f}s] {msg}", flush=True)) if progress else (lambda m: None)
-    pixels, sources, concepts, per_image = [], [], {}, []
-    if (root / "coco-mini").is_dir():
-        p, s, c, m = cc.coco_concepts(root / "coco-mini")
-        pixels += p; sources += s; concepts.update(c); per_image += m
-    wn = root / "imagenet_classes_wordnet.json"
-    if (root / "imagenet-sample-256").is_dir() and wn.is_file():
-        p, s, c, m = cc.imagenet_concepts(root / "imagenet-sample-256", wn, k)
-        if max_images is not None:
-            p, s, m = p[:max_images], s[:max_images], m[:max_images]
-        pixels += p; sources += s; concepts.update(c); per_image += m
-    if len(pixels) < k:
-        raise InputError(f"only {len(pixels)} probe images under {root}; need at least k={k}")
-    log(f"{len(pixels)} images, {len(concepts)} object/category concepts")
-    rgb = np.stack(pixels)
-    colour_names, colour = cc.colour_maps(rgb)
-    region_names, region = cc.region_maps(colour)
-    names = sorted(concepts)
-    base = torch.zeros(len(pixels), len(names) + len(colour_names) + len(region_names), cc.GRID, cc.GRID)
-    for i, maps in enumerate(per_image):
-        for j, n in enumerate(names):
-            if n in maps:
-                base[i, j] = torch.as_tensor(maps[n]).float()
-    base[:, len(names): len(names) + len(colour_names)] = colour.float()
-    base[:, len(names) + len(colour_names):] = region.float()
-    names += colour_names + region_names
-    for n in colour_names:
-        concepts[n] = cc.Concept(n, "colour", [n])
-    for n in region_names:
-        concepts[n] = cc.Concept(n, "region", [n])
+    found = _base_concepts(root, k, True, max_images, log)
+    names, concepts = found.names, found.concepts
+    base = found.maps.float()
     for j in range(base.shape[1]):
         base[:, j] = cc.soften(base[:, j])
-    # keep concepts present in >= k images
-    present = (base.flatten(2).amax(2) > 0).sum(0)
-    keep = [j for j in range(len(names)) if int(present[j]) >= k]
-    base, names = base[:, keep].contiguous(), [names[j] for j in keep]
-    concepts = {n: concepts[n] for n in names}
-    log(f"{len(names)} base concepts fire on >= {k} images")
 
     rng = random.Random(seed)
     candidates = propose(concepts, rng, 3 * int(units))
@@ -261,7 +334,7 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
     descriptions = [paraphrases(t, concepts, text_rng) for t in trees]
     split, novel = _split(trees, seed, novel_fraction)
     ids = [f"compound:{i}" for i in range(len(trees))]
-    out = CompoundSet(torch.from_numpy(rgb), masks, ex.ids.long(), descriptions, ids, trees, split, novel, sources)
+    out = CompoundSet(found.images, masks, ex.ids.long(), descriptions, ids, trees, split, novel, found.sources)
     if cache is not None:
         out.save(cache)
         log(f"cached at {cache}")

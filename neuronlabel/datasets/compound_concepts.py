@@ -9,7 +9,8 @@
 A *base concept* is a name (with paraphrase lemmas) and a map ``[N, g, g]`` in ``[0, 1]``
 over the probe images (``g`` = :data:`GRID`): COCO instance masks rasterised from their
 polygons with PIL, ImageNet classes grouped by WordNet hypernyms (the object's region is
-a centred blob: the ImageNet sample has one centred object per photo), named colours from
+localised by captum ``LayerGradCam`` of EfficientNet-Lite0 for the photo's true class,
+:func:`gradcam_regions`), named colours from
 HSV pixel values, and sky / grass regions. Maps are soft (blurred, scaled by how much of
 the image the concept covers), so a probe's top-k prefers images where the concept is
 prominent and its 0.99-quantile threshold cuts masks the way a real unit's would.
@@ -179,7 +180,7 @@ def _lemma_phrases(lemmas: Sequence[str]) -> list[str]:
 
 def imagenet_concepts(root: Path, wordnet_json: Path, k: int, max_size: int = 160
                       ) -> tuple[list[np.ndarray], list[str], dict[str, Concept], list[dict]]:
-    """ImageNet-sample photos with a centred object blob per WordNet hypernym group of >= ``k`` classes."""
+    """ImageNet-sample photos with the object's GradCAM region per WordNet hypernym group of >= ``k`` classes."""
     classes = json.loads(wordnet_json.read_text())
     groups: dict[str, set[int]] = defaultdict(set)
     lemmas: dict[str, list[str]] = {}
@@ -202,17 +203,50 @@ def imagenet_concepts(root: Path, wordnet_json: Path, k: int, max_size: int = 16
         concepts[name] = Concept(name, "category", phrases)
         for i in members:
             member_of[i].append(name)
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, GRID), torch.linspace(-1, 1, GRID), indexing="ij")
-    blob = ((xx ** 2 + yy ** 2) < 0.55).numpy()
-    pixels, sources, per_image = [], [], []
+    pixels, sources, per_image, labels = [], [], [], []
     for c in sorted(classes, key=lambda c: int(c["index"])):
         path = root / c["file"]
         if not path.is_file():
             continue
         pixels.append(load_rgb(path))
         sources.append(f"imagenet/{c['file']}")
-        per_image.append({name: blob for name in member_of.get(int(c["index"]), [])})
+        labels.append(int(c["index"]))
+    regions = gradcam_regions(np.stack(pixels), labels) if pixels else []
+    for region, label in zip(regions, labels):
+        per_image.append({name: region for name in member_of.get(label, [])})
     return pixels, sources, concepts, per_image
+
+
+def gradcam_regions(pixels: np.ndarray, labels: Sequence[int], grid: int = GRID, batch_size: int = 25
+                    ) -> list[np.ndarray]:
+    """Where the true class is, per photo: EfficientNet-Lite0's LayerGradCam (last block) for
+    ``labels``, upsampled to ``grid`` and cut at half its peak, ``[grid, grid]`` bool each.
+
+    >>> rgb = np.zeros((1, 3, 224, 224), dtype=np.uint8); rgb[0, :, 60:160, 60:160] = 200
+    >>> r = gradcam_regions(rgb, [0], grid=7); r[0].shape, r[0].dtype
+    ((7, 7), dtype('bool'))
+    """
+    from captum.attr import LayerGradCam
+
+    from ..models import load
+
+    net, _ = load("efficientnet_lite0")
+    cam = LayerGradCam(net, net.blocks[-1])
+    out = []
+    for lo in range(0, len(labels), batch_size):
+        x = torch.as_tensor(pixels[lo: lo + batch_size]).float() / 127.5 - 1.0     # lite0: mean = std = 0.5
+        target = torch.as_tensor(list(labels[lo: lo + batch_size]))
+        a = cam.attribute(x, target=target, relu_attributions=True).detach()
+        a = F.interpolate(a, size=(grid, grid), mode="bilinear", align_corners=False)[:, 0]
+        peak = a.flatten(1).amax(1).view(-1, 1, 1)
+        region = (a >= 0.5 * peak) & (peak > 0)
+        fallback = ~region.flatten(1).any(1)                   # no positive evidence: the centre quarter
+        if bool(fallback.any()):
+            centre = torch.zeros(grid, grid, dtype=torch.bool)
+            centre[grid // 4: grid - grid // 4, grid // 4: grid - grid // 4] = True
+            region[fallback] = centre
+        out.extend(region.numpy())
+    return out
 
 
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "white", "black", "gray")

@@ -1,0 +1,65 @@
+"""``neuronlabel evaluate``: score a captioner on the compound data set's held-out units.
+
+>>> import argparse
+>>> p = argparse.ArgumentParser(prog="neuronlabel evaluate"); add_arguments(p)
+>>> p.parse_args(["--split", "val"]).split
+'val'
+
+Examples::
+
+    neuronlabel evaluate                                  # the bundled captioner, test split
+    neuronlabel evaluate runs/milan.pt --no-bertscore --json scores.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``evaluate`` options to ``parser``."""
+    parser.add_argument("captioner", nargs="?", help="a saved captioner file (default: the bundled one)")
+    parser.add_argument("--data", default=None, help="the shared data folder (default: $NEURONLABEL_DATA or "
+                        "../shared/data)")
+    parser.add_argument("--units", type=int, default=800, help="compound set size asked for (default 800)")
+    parser.add_argument("--seed", type=int, default=0, help="compound set seed (default 0)")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--no-bertscore", action="store_true", help="BLEU only (skips loading the text model)")
+    parser.add_argument("--json", type=Path, help="also write the scores and example descriptions here")
+
+
+def _row(name: str, s: dict) -> str:
+    b, bs = s["bleu"], s.get("bertscore")
+    cells = [f"{b['overall']:.1f}"] + [f"{b[k]['bleu']:.1f}" if b[k]["bleu"] is not None else "-"
+                                       for k in ("<=5", "6-10", ">10")]
+    cells.append(f"{s['bleu_novel']['overall']:.1f}" if "bleu_novel" in s else "-")
+    cells.append(f"{bs['overall']:.3f}" if bs else "-")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def run(args) -> int:
+    from ..captioner import Captioner
+    from .experiment import compound_features, score
+
+    cap = Captioner.load(args.captioner)
+    if args.units < 1:
+        raise InputError(f"--units must be >= 1, got {args.units}")
+    compound, feats = compound_features(args.data, units=args.units, seed=args.seed,
+                                        encoder=cap.config.encoder, progress=True)
+    result = score(cap, compound, feats, args.split, bertscore=not args.no_bertscore)
+    print(f"{args.split} split: {result['units']} units ({result['novel_units']} novel compositions)")
+    print("| decoding | BLEU-4 | <=5 | 6-10 | >10 | novel | BERTScore F1 |")
+    print("|---|---|---|---|---|---|---|")
+    for key, name in (("plain", "beam search"), ("rerank", "beam search + wPMI rerank")):
+        if key in result:
+            print(_row(name, result[key]))
+    if "bertscore" in result.get("plain", {}):
+        print(f"bert-score hash: {result['plain']['bertscore']['hash']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
