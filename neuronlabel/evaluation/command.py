@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "../shared/data)")
     parser.add_argument("--units", type=int, default=800, help="compound set size asked for (default 800)")
     parser.add_argument("--seed", type=int, default=0, help="compound set seed (default 0)")
+    parser.add_argument("-k", type=int, default=15, help="exemplars per unit (default 15)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--cache", type=Path, default=None, help="cache folder for the data set and features "
+                        "(default: $NEURONLABEL_CACHE or ~/.cache/neuronlabel)")
     parser.add_argument("--no-bertscore", action="store_true", help="BLEU only (skips loading the text model)")
     parser.add_argument("--json", type=Path, help="also write the scores and example descriptions here")
 
@@ -43,13 +46,14 @@ def _row(name: str, s: dict) -> str:
 
 def run(args) -> int:
     from ..captioner import Captioner
-    from .experiment import compound_features, score
+    from .experiment import DEFAULT_CACHE, compound_features, score
 
     cap = Captioner.load(args.captioner)
     if args.units < 1:
         raise InputError(f"--units must be >= 1, got {args.units}")
-    compound, feats = compound_features(args.data, units=args.units, seed=args.seed,
-                                        encoder=cap.config.encoder, progress=True)
+    compound, feats = compound_features(args.data, units=args.units, seed=args.seed, k=args.k,
+                                        encoder=cap.config.encoder, cache=args.cache or DEFAULT_CACHE,
+                                        progress=True)
     result = score(cap, compound, feats, args.split, bertscore=not args.no_bertscore)
     print(f"{args.split} split: {result['units']} units ({result['novel_units']} novel compositions)")
     print("| decoding | BLEU-4 | <=5 | 6-10 | >10 | novel | BERTScore F1 |")

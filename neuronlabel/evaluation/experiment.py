@@ -38,7 +38,7 @@ CONFIGS = {
 DEFAULT_CACHE = Path(os.environ.get("NEURONLABEL_CACHE", Path.home() / ".cache" / "neuronlabel"))
 
 
-def compound_features(data: str | os.PathLike | None = None, *, units: int = 800, seed: int = 0,
+def compound_features(data: str | os.PathLike | None = None, *, units: int = 800, seed: int = 0, k: int = 15,
                       encoder: str = "efficientnet_lite0", cache: str | os.PathLike | None = DEFAULT_CACHE,
                       progress: bool = False):
     """The compound set and its pooled exemplar features ``(CompoundSet, CaptionData)``, both cached.
@@ -53,7 +53,7 @@ def compound_features(data: str | os.PathLike | None = None, *, units: int = 800
     from ..training.features import featurize
 
     folder = None if cache is None else Path(cache).expanduser() / "compound"
-    compound = build_compound(data, units=units, seed=seed, cache_dir=folder, progress=progress)
+    compound = build_compound(data, units=units, seed=seed, k=k, cache_dir=folder, progress=progress)
     path = None if folder is None else folder / f"features-{compound.fingerprint()}-{encoder}.pt"
     if path is not None and path.is_file():
         return compound, CaptionData.load(path)
