@@ -43,9 +43,9 @@ import torch
 
 from ..errors import InputError
 from . import compound_concepts as cc
-from .compound_units import ConceptDetector, leaves, paraphrases, propose
+from .compound_units import ConceptDetector, branches, leaves, paraphrases, propose, visible_share
 
-VERSION = 2
+VERSION = 3
 DEFAULT_DATA = Path("../shared/data")
 DEFAULT_CACHE = Path(os.environ.get("NEURONLABEL_CACHE", Path.home() / ".cache" / "neuronlabel")) / "compound"
 MASK_SIZE = 56
@@ -261,7 +261,7 @@ def _base_concepts(root: Path, k: int, flip: bool, max_images: int | None, log) 
 
 def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, k: int = 15, seed: int = 0,
                    cache_dir: str | os.PathLike | None = DEFAULT_CACHE, novel_fraction: float = 0.08,
-                   max_images: int | None = None, progress: bool = False) -> CompoundSet:
+                   max_images: int | None = None, min_visible: float = 0.2, progress: bool = False) -> CompoundSet:
     """Build (or load from the cache) the compound data set from the shared data folder.
 
     >>> build_compound("/no/such/folder")
@@ -272,11 +272,14 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
     ``data`` holds ``coco-mini/``, ``imagenet-sample-256/`` and
     ``imagenet_classes_wordnet.json`` (any may be missing, not all). ``units`` caps the
     number of units; ``max_images`` the ImageNet photos used (tests). ``cache_dir=None``
-    disables the cache.
+    disables the cache. A unit is kept only when each alternative of its ``and`` nodes
+    reaches half the unit's peak in at least ``min_visible`` of its ``k`` exemplars
+    (:func:`~.compound_units.visible_share`): a description naming something that no
+    exemplar shows cannot be learnt from the exemplars.
     """
     root = _root(data)
     settings = {"version": VERSION, "units": int(units), "k": int(k), "seed": int(seed),
-                "novel_fraction": float(novel_fraction), "max_images": max_images}
+                "novel_fraction": float(novel_fraction), "max_images": max_images, "min_visible": float(min_visible)}
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir).expanduser() / f"compound-{_fingerprint(root, settings)}.pt"
@@ -291,7 +294,7 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
         base[:, j] = cc.soften(base[:, j])
 
     rng = random.Random(seed)
-    candidates = propose(concepts, rng, 3 * int(units))
+    candidates = propose(concepts, rng, (6 if min_visible > 0 else 3) * int(units))
     maps = {n: base[:, j] for j, n in enumerate(names)}
     from .compound_units import evaluate
 
@@ -311,7 +314,7 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
             continue
         seen.add(sig)
         trees.append(t)
-        if len(trees) >= units:
+        if len(trees) >= (2 if min_visible > 0 else 1) * units:
             break
     log(f"{len(trees)} units kept of {len(seen)} candidates")
 
@@ -321,11 +324,24 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
     result = probe(det, base, layers=["units"], k=k, quantile=0.99, batch_size=32, transform=lambda x: x,
                    progress=progress, early_exit=False)
     ex = result["units"]
-    masks = torch.cat([ex.masks(units=list(range(lo, min(lo + 256, ex.units))), size=(MASK_SIZE, MASK_SIZE))
-                       for lo in range(0, ex.units, 256)])
+    keep = []
+    for u, t in enumerate(trees):
+        if branches(t):
+            shown = base.index_select(0, ex.ids[u].long())
+            if visible_share(t, {n: shown[:, j] for j, n in enumerate(names)}) < min_visible:
+                continue
+        keep.append(u)
+    keep = keep[:units]
+    if not keep:
+        raise InputError(f"no compound unit shows all its alternatives in >= {min_visible} of its exemplars; "
+                         "lower min_visible or add probe images")
+    log(f"{len(keep)} of {len(trees)} units show every alternative in >= {min_visible:.0%} of their exemplars")
+    trees = [trees[u] for u in keep]
+    masks = torch.cat([ex.masks(units=keep[lo: lo + 256], size=(MASK_SIZE, MASK_SIZE))
+                       for lo in range(0, len(keep), 256)])
     empty = ~masks.flatten(2).any(2)                      # exemplars whose mask is empty: fall back to the map's top cells
     if bool(empty.any()):
-        up = torch.nn.functional.interpolate(ex.maps.float(), size=(MASK_SIZE, MASK_SIZE), mode="bilinear")
+        up = torch.nn.functional.interpolate(ex.maps[keep].float(), size=(MASK_SIZE, MASK_SIZE), mode="bilinear")
         peak = up.flatten(2).amax(2, keepdim=True).unsqueeze(-1)
         masks = torch.where(empty[..., None, None], up >= 0.5 * peak, masks) & (up > 0)
     log("probed and masked")
@@ -334,7 +350,7 @@ def build_compound(data: str | os.PathLike | None = None, *, units: int = 3000, 
     descriptions = [paraphrases(t, concepts, text_rng) for t in trees]
     split, novel = _split(trees, seed, novel_fraction)
     ids = [f"compound:{i}" for i in range(len(trees))]
-    out = CompoundSet(found.images, masks, ex.ids.long(), descriptions, ids, trees, split, novel, found.sources)
+    out = CompoundSet(found.images, masks, ex.ids[keep].long(), descriptions, ids, trees, split, novel, found.sources)
     if cache is not None:
         out.save(cache)
         log(f"cached at {cache}")

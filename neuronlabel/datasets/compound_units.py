@@ -227,3 +227,44 @@ def propose(concepts: dict, rng: random.Random, count: int) -> list[tuple]:
                                      area()))
         out.append(t)
     return out
+
+
+def branches(tree: tuple) -> list[tuple]:
+    """The alternatives of every ``and`` node in a tree (each must be visible in the exemplars).
+
+    >>> branches(("left", ("and", ("c", "dogs"), ("c", "cats")), ("c", "grass")))
+    [('c', 'dogs'), ('c', 'cats')]
+    """
+    op = tree[0]
+    if op == "c":
+        return []
+    if op == "with":
+        return branches(tree[2])
+    if op in UNARY:
+        return branches(tree[1])
+    own = [tree[1], tree[2]] if op == "and" else []
+    return own + branches(tree[1]) + branches(tree[2])
+
+
+def visible_share(tree: tuple, maps: dict[str, torch.Tensor]) -> float:
+    """The smallest share of exemplars in which each ``and`` alternative reaches half the unit's peak.
+
+    ``maps`` are base maps over one unit's exemplar images ``[k, g, g]``. A description
+    "dogs and cats" is only learnable from the exemplars when both dogs and cats are among
+    them; MILAN's annotators likewise described what the exemplars show. 1.0 for trees
+    without ``and``.
+
+    >>> m = {"a": torch.ones(4, 2, 2), "b": torch.zeros(4, 2, 2)}
+    >>> m["b"][0] = 1
+    >>> visible_share(("and", ("c", "a"), ("c", "b")), m)
+    0.25
+    """
+    alts = branches(tree)
+    if not alts:
+        return 1.0
+    peak = evaluate(tree, maps).flatten(1).amax(1)
+    shares = []
+    for b in alts:
+        hit = (evaluate(b, maps).flatten(1).amax(1) >= 0.5 * peak) & (peak > 0)
+        shares.append(float(hit.float().mean()))
+    return min(shares)
