@@ -30,7 +30,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data")
-    ap.add_argument("--units", type=int, default=800)
+    ap.add_argument("--units", type=int, default=1400)
     ap.add_argument("--config", default="fused_sum", choices=list(CONFIGS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=30)

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("captioner", nargs="?", help="a saved captioner file (default: the bundled one)")
     parser.add_argument("--data", default=None, help="the shared data folder (default: $NEURONLABEL_DATA or "
                         "../shared/data)")
-    parser.add_argument("--units", type=int, default=800, help="compound set size asked for (default 800)")
+    parser.add_argument("--units", type=int, default=1400, help="compound units asked for (default 1400)")
     parser.add_argument("--seed", type=int, default=0, help="compound set seed (default 0)")
     parser.add_argument("-k", type=int, default=15, help="exemplars per unit (default 15)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])

@@ -38,14 +38,14 @@ CONFIGS = {
 DEFAULT_CACHE = Path(os.environ.get("NEURONLABEL_CACHE", Path.home() / ".cache" / "neuronlabel"))
 
 
-def compound_features(data: str | os.PathLike | None = None, *, units: int = 800, seed: int = 0, k: int = 15,
+def compound_features(data: str | os.PathLike | None = None, *, units: int = 1400, seed: int = 0, k: int = 15,
                       encoder: str = "efficientnet_lite0", cache: str | os.PathLike | None = DEFAULT_CACHE,
                       progress: bool = False):
     """The compound set and its pooled exemplar features ``(CompoundSet, CaptionData)``, both cached.
 
-    >>> data, feats = compound_features("../shared/data", units=800)        # doctest: +SKIP
+    >>> data, feats = compound_features("../shared/data")                    # doctest: +SKIP
     >>> feats.subset(data.indices("test")).features.shape                    # doctest: +SKIP
-    torch.Size([100, 15, 1752])
+    torch.Size([143, 15, 1752])
     """
     from ..captioner.encoder import PyramidEncoder
     from ..datasets.compound import build_compound
