@@ -10,7 +10,9 @@ EfficientNet-Lite0 exemplar features, train configuration ``--config`` (one of
 ``neuronlabel.evaluation.experiment.CONFIGS``) with early stopping on validation BLEU, store
 the weights in float16 (the file stays under 40 MB) and write BLEU-4 / BERTScore on the test
 split of the float16 model to ``--scores`` (JSON). Use ``--out`` elsewhere to try a
-configuration without replacing the bundled file.
+configuration without replacing the bundled file. ``--from FILE`` skips training and ships
+a captioner trained earlier (e.g. ``~/.cache/neuronlabel/experiment/fused_sum-s0.pt`` from
+``scripts/captioner_experiment.py``, which trains exactly what ``--config``/``--seed`` would).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha-c", type=float, default=0.0, help="doubly stochastic attention penalty weight")
     ap.add_argument("--extra-text", action="store_true",
                     help="add the MILANNOTATIONS descriptions and COCO captions to the vocabulary and LM prior")
+    ap.add_argument("--from", dest="source", help="a trained captioner file to ship instead of training")
     ap.add_argument("--out", default=str(ROOT / "neuronlabel" / "weights" / "captioner.pt"))
     ap.add_argument("--scores", default=None, help="JSON file for the test-split scores")
     ap.add_argument("--no-bertscore", action="store_true")
@@ -54,15 +57,22 @@ def main(argv=None) -> int:
     t0 = time.time()
     compound, feats = compound_features(args.data, units=args.units, progress=True)
     print("sizes", json.dumps(compound.sizes()), flush=True)
-    extra = language_text(args.data) if args.extra_text else []
-    result = train_config(args.config, args.seed, compound, feats, epochs=args.epochs, patience=args.patience,
-                          lm_epochs=args.lm_epochs, hidden_size=args.hidden_size, dropout=args.dropout, lr=args.lr,
-                          alpha_c=args.alpha_c, extra_text=extra)
-    train_s = time.time() - t0
-    for h in result.history:
-        print(json.dumps(h), flush=True)
+    scores = {"config": args.config, "seed": args.seed, "sizes": compound.sizes()}
+    if args.source:
+        captioner = Captioner.load(args.source)
+        scores["from"] = args.source
+    else:
+        extra = language_text(args.data) if args.extra_text else []
+        result = train_config(args.config, args.seed, compound, feats, epochs=args.epochs, patience=args.patience,
+                              lm_epochs=args.lm_epochs, hidden_size=args.hidden_size, dropout=args.dropout,
+                              lr=args.lr, alpha_c=args.alpha_c, extra_text=extra)
+        captioner = result.captioner
+        scores.update(train_seconds=time.time() - t0, best_epoch=result.best_epoch, val_bleu=result.best_bleu,
+                      history=result.history)
+        for h in result.history:
+            print(json.dumps(h), flush=True)
 
-    state = result.captioner.state_dict()          # float16 weights: half the size, same Captioner.load
+    state = captioner.state_dict()          # float16 weights: half the size, same Captioner.load
     for part in ("decoder", "lm"):
         if state[part] is not None:
             state[part] = {k: v.half() if v.is_floating_point() else v for k, v in state[part].items()}
@@ -70,10 +80,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, out)
-    print(f"saved {out} ({out.stat().st_size / 2**20:.1f} MB), training {train_s:.0f}s", flush=True)
-
-    scores = {"config": args.config, "seed": args.seed, "train_seconds": train_s, "best_epoch": result.best_epoch,
-              "val_bleu": result.best_bleu, "history": result.history, "sizes": compound.sizes()}
+    print(f"saved {out} ({out.stat().st_size / 2**20:.1f} MB) at {time.time() - t0:.0f}s", flush=True)
     scores.update(score(Captioner.load(out), compound, feats, "test", bertscore=not args.no_bertscore))
     for key in ("plain", "rerank"):
         if key in scores:
