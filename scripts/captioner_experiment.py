@@ -7,7 +7,8 @@ rerunning the command resumes where it stopped):
         python scripts/captioner_experiment.py --data ../shared/data --jobs 2
 
 Every configuration of ``neuronlabel.evaluation.experiment.CONFIGS`` (additive = the MILAN
-baseline, multiplicative, dot_product, fused_sum, fused_gate) is trained with each seed on
+baseline, multiplicative, dot_product, fused_sum, fused_gate, and fused_gate_scaled, whose
+multiplicative scores are divided by sqrt(d)) is trained with each seed on
 the compound set's train split (early stopping on its validation split) and scored on its
 test split with beam search, with and without wPMI reranking: corpus BLEU-4 and BERTScore
 F1, overall, by reference length and on the novel compositions. Per-run JSON files and the
@@ -59,7 +60,7 @@ def comparison(runs: list[dict]) -> str:
         s = summarize(runs, decoding, ("bleu", ">10", "bleu"))
         if "additive" not in s:
             continue
-        for fused in ("fused_sum", "fused_gate"):
+        for fused in ("fused_sum", "fused_gate", "fused_gate_scaled"):
             if fused in s:
                 d = s[fused][0] - s["additive"][0]
                 lines.append(f"- {label}: {fused} {s[fused][0]:.1f} vs MILAN {s['additive'][0]:.1f} on > 10 words: "
@@ -101,11 +102,11 @@ def main(argv=None) -> int:
         for job in jobs:
             run_one(job)
 
-    runs = [json.loads((out / f"{c}-s{s}.json").read_text()) for c in args.configs for s in args.seeds
+    runs = [json.loads((out / f"{c}-s{s}.json").read_text()) for c in CONFIGS for s in args.seeds
             if (out / f"{c}-s{s}.json").is_file()]
     sizes = compound.sizes()
     times = {c: statistics.fmean(r["train_seconds"] for r in runs if r["config"] == c)
-             for c in args.configs if any(r["config"] == c for r in runs)}
+             for c in CONFIGS if any(r["config"] == c for r in runs)}
     text = [f"Compound set: {json.dumps(sizes)}", "", markdown_table(runs), "", comparison(runs), "",
             "Mean training time per run (s): " + ", ".join(f"{c} {t:.0f}" for c, t in times.items())]
     bs = next((r["plain"]["bertscore"]["hash"] for r in runs if "bertscore" in r.get("plain", {})), None)

@@ -108,6 +108,26 @@ class MultiplicativeAttention(Attention):
         return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
 
 
+class ScaledMultiplicativeAttention(MultiplicativeAttention):
+    """Luong "general" attention divided by ``sqrt(query_size)``: ``e_m = q · W k_m / sqrt(d)``.
+
+    >>> att = ScaledMultiplicativeAttention(query_size=4, key_size=3)
+    >>> k = torch.randn(1, 5, 3)
+    >>> plain = MultiplicativeAttention(4, 3); plain.load_state_dict(att.state_dict())
+    <All keys matched successfully>
+    >>> q = torch.randn(1, 4)
+    >>> torch.allclose(att(q, k)[1], plain(q / 2, k)[1])
+    True
+
+    With pooled exemplar features (~1750 wide, rms ~1.6) the unscaled scores grow large, the
+    softmax saturates and training stalls (docs/results.md); the scaling of scaled
+    dot-product attention keeps them on a unit scale.
+    """
+
+    def attend(self, query, cache, mask=None):
+        return super().attend(query / math.sqrt(query.shape[-1]), cache, mask)
+
+
 class DotAttention(Attention):
     """Luong "dot" attention: ``e_m = q · k_m``.
 
@@ -179,6 +199,7 @@ class MultiHeadAttention(Attention):
 MECHANISMS = {
     "additive": AdditiveAttention,
     "multiplicative": MultiplicativeAttention,
+    "scaled_multiplicative": ScaledMultiplicativeAttention,
     "dot": DotAttention,
     "dot_product": MultiHeadAttention,
 }

@@ -1,7 +1,7 @@
 """The captioner experiment on the compound set: attention configurations x seeds, scored on held-out units.
 
 >>> sorted(CONFIGS)
-['additive', 'dot_product', 'fused_gate', 'fused_sum', 'multiplicative']
+['additive', 'dot_product', 'fused_gate', 'fused_gate_scaled', 'fused_sum', 'multiplicative']
 >>> CONFIGS["additive"]                      # the MILAN baseline
 {'attention': ('additive',), 'fusion': 'sum'}
 >>> summarize([{"config": "additive", "plain": {"bleu": {"overall": 20.0}}},
@@ -34,6 +34,7 @@ CONFIGS = {
     "dot_product": {"attention": ("dot_product",), "fusion": "sum"},
     "fused_sum": {"attention": MECHANISMS, "fusion": "sum"},
     "fused_gate": {"attention": MECHANISMS, "fusion": "gate"},
+    "fused_gate_scaled": {"attention": ("additive", "scaled_multiplicative", "dot_product"), "fusion": "gate"},
 }
 DEFAULT_CACHE = Path(os.environ.get("NEURONLABEL_CACHE", Path.home() / ".cache" / "neuronlabel"))
 
