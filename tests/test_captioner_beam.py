@@ -122,3 +122,25 @@ def test_length_limits_are_respected():
         beam_search(dec, feats, beam_size=0)
     with pytest.raises(InputError, match="min_length"):
         beam_search(dec, feats, max_length=2, min_length=3)
+
+
+def test_follow_bans_keep_descriptions_from_ending_mid_phrase():
+    torch.manual_seed(3)
+    cap = Captioner(CaptionerConfig(feature_size=6, hidden_size=16, attention_hidden_size=16, embedding_size=8),
+                    ["red", "parts", "of", "and", "the", "dogs", "cats"])
+    with torch.no_grad():                              # a decoder that strongly prefers to stop after "of"
+        bias = cap.decoder.output.bias
+        bias.zero_()
+        bias[cap.vocab.stoi["of"]] = 6.0
+        bias[cap.vocab.end] = 3.0
+    x = torch.randn(4, 3, 6)
+    free = beam_search(cap.decoder.eval(), x, beam_size=4, max_length=6)
+    assert any(cap.vocab.itos[ids[-1]] == "of" for found in free for ids, _ in found if ids)
+    bans = cap.vocab.follow_bans()
+    for found in beam_search(cap.decoder, x, beam_size=4, max_length=6, follow_bans=bans):
+        for ids, _ in found:
+            words = [cap.vocab.itos[i] for i in ids]
+            assert len(words) == 6 or words[-1] not in ("of", "and", "the")
+            assert all(b not in ("of", "and") for a, b in zip(words, words[1:]) if a in ("of", "the"))
+    texts = [t for found in cap.describe(x, beam_size=4, max_length=6, rerank=False) for t, _ in found]
+    assert texts and all(t.split()[-1] not in ("of", "and", "the") or len(t.split()) == 6 for t in texts)

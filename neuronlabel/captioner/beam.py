@@ -30,8 +30,8 @@ NEG_INF = float("-inf")
 @torch.no_grad()
 def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size: int = 5,
                 max_length: int = 30, min_length: int = 1,
-                banned: tuple[int, ...] = (Vocabulary.pad, Vocabulary.start, Vocabulary.unk)
-                ) -> list[list[tuple[list[int], float]]]:
+                banned: tuple[int, ...] = (Vocabulary.pad, Vocabulary.start, Vocabulary.unk),
+                follow_bans: dict[int, list[int]] | None = None) -> list[list[tuple[list[int], float]]]:
     """For each unit, up to ``beam_size`` ``(token ids, log-prob)`` pairs, best first.
 
     >>> from neuronlabel.captioner.decoder import Decoder
@@ -41,6 +41,8 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
 
     ``features`` is ``[U, M, D]`` on the decoder's device, ``mask`` ``[U, M]`` (True = real
     key). Token ids exclude ``<start>`` and ``<end>``. Call with the decoder in eval mode.
+    ``follow_bans`` maps a token id to the ids that may not come right after it
+    (:meth:`Vocabulary.follow_bans`); ``<end>`` after ``max_length`` words stays allowed.
     """
     if beam_size < 1:
         raise InputError(f"beam_size must be >= 1, got {beam_size}")
@@ -64,11 +66,23 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
     finished = torch.zeros((units, width), dtype=torch.bool, device=device)
     alive = torch.arange(units, device=device)
     banned_ids = torch.tensor(sorted(set(banned)), dtype=torch.long, device=device)
+    ban_row = ban_rows = None
+    if follow_bans:
+        ban_row = torch.full((vocab_size,), -1, dtype=torch.long, device=device)
+        ban_rows = torch.zeros((len(follow_bans), vocab_size), dtype=torch.bool, device=device)
+        for r, (prev, nexts) in enumerate(follow_bans.items()):
+            ban_row[prev] = r
+            ban_rows[r, torch.as_tensor(list(nexts), dtype=torch.long)] = True
 
     for step in range(1, max_length + 2):
         logp, state, _ = decoder.step(tokens, state)
         logp = logp.view(-1, width, vocab_size).clone()
         logp[:, :, banned_ids] = NEG_INF
+        if ban_row is not None and step <= max_length:
+            r = ban_row.index_select(0, tokens).view(-1, width)
+            hit = r >= 0
+            if bool(hit.any()):
+                logp[hit] = logp[hit].masked_fill(ban_rows.index_select(0, r[hit]), NEG_INF)
         if step <= min_length:
             logp[:, :, end] = NEG_INF
         if step == max_length + 1:

@@ -197,7 +197,8 @@ class Captioner:
         for lo in range(0, x.shape[0], int(batch_size)):
             feats = x[lo: lo + batch_size].to(device)
             m = None if mask is None else mask[lo: lo + batch_size].to(device)
-            found = beam_search(self.decoder, feats, m, beam_size, max_length, min_length)
+            found = beam_search(self.decoder, feats, m, beam_size, max_length, min_length,
+                                follow_bans=self.vocab.follow_bans())
             if rerank:
                 flat = [ids for cands in found for ids, _ in cands]
                 prior = self.lm.score(flat)

@@ -15,6 +15,10 @@ from typing import Iterable, Sequence
 from ..errors import CheckpointError, InputError
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
+OPENERS = frozenset("of the a an to with on in at above below under over beneath from by for into near behind "
+                    "between than around".split())
+DANGLING = OPENERS | frozenset("and or as that are is both well colored".split())
+JOINERS = ("of", "and", "or", "as", "than", "that", "are", "is")
 SPECIALS = (PAD, START, END, UNK)
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]|_")
@@ -124,6 +128,25 @@ class Vocabulary:
                 continue
             words.append(self.itos[i])
         return detokenize(words)
+
+    def follow_bans(self) -> dict[int, list[int]]:
+        """Token ids that may not follow a token: ``<end>`` after a word that cannot end an English
+        phrase ("of", "and", "the", ...), and a conjunction or preposition right after a
+        preposition or determiner ("of and", "the of"). Beam search applies them, so a
+        description is never cut off mid-phrase when the decoder is unsure of the next noun.
+
+        >>> v = Vocabulary(["red", "parts", "of", "and", "dogs"])
+        >>> [v.itos[i] for i in v.follow_bans()[v.stoi["of"]]]
+        ['<end>', 'of', 'and']
+        >>> v.stoi["dogs"] in v.follow_bans()
+        False
+        """
+        bans: dict[int, list[int]] = {}
+        joiners = [self.stoi[w] for w in JOINERS if w in self.stoi]
+        for word in sorted(DANGLING, key=lambda w: self.stoi.get(w, -1)):
+            if word in self.stoi:
+                bans[self.stoi[word]] = [self.end] + (joiners if word in OPENERS else [])
+        return bans
 
     def to_list(self) -> list[str]:
         """Plain list of tokens (specials first) for saving.
