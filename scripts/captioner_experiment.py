@@ -51,6 +51,18 @@ def run_one(job: tuple) -> dict:
     return row
 
 
+def rescore(path: Path, data: str, units: int, no_bertscore: bool) -> dict:
+    """Score a finished run's saved captioner again (after a decoding change) and update its JSON."""
+    from neuronlabel.captioner import Captioner
+    from neuronlabel.evaluation.experiment import compound_features, score
+
+    row = json.loads(path.read_text())
+    compound, feats = compound_features(data, units=units)
+    row.update(score(Captioner.load(path.with_suffix(".pt")), compound, feats, "test", bertscore=not no_bertscore))
+    path.write_text(json.dumps(row, indent=1))
+    return row
+
+
 def comparison(runs: list[dict]) -> str:
     """Fused minus MILAN on the > 10-word bucket, averaged over seeds, for each decoding."""
     from neuronlabel.evaluation.experiment import summarize
@@ -96,6 +108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="CPU cores to share among the jobs")
     ap.add_argument("--no-bertscore", action="store_true")
     ap.add_argument("--table-only", action="store_true", help="train nothing; tabulate the finished runs")
+    ap.add_argument("--rescore", action="store_true", help="score every finished run's captioner again first")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     args = ap.parse_args(argv)
 
@@ -117,6 +130,11 @@ def main(argv=None) -> int:
         for job in jobs:
             run_one(job)
 
+    if args.rescore:
+        for c in CONFIGS:
+            for s in args.seeds:
+                if (out / f"{c}-s{s}.json").is_file():
+                    rescore(out / f"{c}-s{s}.json", args.data, args.units, args.no_bertscore)
     runs = [json.loads((out / f"{c}-s{s}.json").read_text()) for c in CONFIGS for s in args.seeds
             if (out / f"{c}-s{s}.json").is_file()]
     sizes = compound.sizes()
