@@ -142,5 +142,7 @@ def test_follow_bans_keep_descriptions_from_ending_mid_phrase():
             words = [cap.vocab.itos[i] for i in ids]
             assert len(words) == 6 or words[-1] not in ("of", "and", "the")
             assert all(b not in ("of", "and") for a, b in zip(words, words[1:]) if a in ("of", "the"))
+    for found in beam_search(cap.decoder, x, beam_size=4, max_length=6, follow_bans=bans):
+        assert all(cap.vocab.itos[ids[0]] not in ("of", "and") for ids, _ in found if ids)
     texts = [t for found in cap.describe(x, beam_size=4, max_length=6, rerank=False) for t, _ in found]
     assert texts and all(t.split()[-1] not in ("of", "and", "the") or len(t.split()) == 6 for t in texts)

@@ -17,8 +17,9 @@ from ..errors import CheckpointError, InputError
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 OPENERS = frozenset("of the a an to with on in at above below under over beneath from by for into near behind "
                     "between than around".split())
-DANGLING = OPENERS | frozenset("and or as that are is both well colored".split())
+DANGLING = OPENERS | frozenset("and or as that are is both well colored upper color".split())
 JOINERS = ("of", "and", "or", "as", "than", "that", "are", "is")
+NOT_FIRST = JOINERS + ("well", "colored")
 SPECIALS = (PAD, START, END, UNK)
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]|_")
@@ -131,17 +132,20 @@ class Vocabulary:
 
     def follow_bans(self) -> dict[int, list[int]]:
         """Token ids that may not follow a token: ``<end>`` after a word that cannot end an English
-        phrase ("of", "and", "the", ...), and a conjunction or preposition right after a
-        preposition or determiner ("of and", "the of"). Beam search applies them, so a
-        description is never cut off mid-phrase when the decoder is unsure of the next noun.
+        phrase ("of", "and", "the", ...), a conjunction or preposition right after a
+        preposition or determiner ("of and", "the of"), and, after ``<start>``, a first word
+        that needs something before it ("colored areas", "and dogs"). Beam search applies
+        them, so a description is never cut off when the decoder is unsure of the next noun.
 
         >>> v = Vocabulary(["red", "parts", "of", "and", "dogs"])
         >>> [v.itos[i] for i in v.follow_bans()[v.stoi["of"]]]
         ['<end>', 'of', 'and']
         >>> v.stoi["dogs"] in v.follow_bans()
         False
+        >>> [v.itos[i] for i in v.follow_bans()[v.start]]
+        ['of', 'and']
         """
-        bans: dict[int, list[int]] = {}
+        bans: dict[int, list[int]] = {self.start: [self.stoi[w] for w in NOT_FIRST if w in self.stoi]}
         joiners = [self.stoi[w] for w in JOINERS if w in self.stoi]
         for word in sorted(DANGLING, key=lambda w: self.stoi.get(w, -1)):
             if word in self.stoi:
