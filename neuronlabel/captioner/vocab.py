@@ -19,7 +19,7 @@ OPENERS = frozenset("of the a an to with on in at above below under over beneath
                     "between than around".split())
 DANGLING = OPENERS | frozenset("and or as that are is both well colored upper color".split())
 JOINERS = ("of", "and", "or", "as", "than", "that", "are", "is")
-NOT_FIRST = JOINERS + ("well", "colored")
+NOT_FIRST = JOINERS + ("well", "colored", "regions", "areas", "parts", "halves", "portion")
 SPECIALS = (PAD, START, END, UNK)
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]|_")
