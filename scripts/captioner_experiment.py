@@ -119,7 +119,8 @@ def main(argv=None) -> int:
                 "lm_epochs": args.lm_epochs, "no_bertscore": args.no_bertscore, "out": str(out)}
     todo = [] if args.table_only else [(c, s) for s in args.seeds for c in args.configs
                                        if not (out / f"{c}-s{s}.json").is_file()]
-    print(f"{len(todo)} runs to train, {len(args.configs) * len(args.seeds) - len(todo)} already done", flush=True)
+    if not args.table_only:
+        print(f"{len(todo)} runs to train, {len(args.configs) * len(args.seeds) - len(todo)} already done", flush=True)
     threads = max(1, args.threads // max(1, args.jobs))
     jobs = [(c, s, settings, threads) for c, s in todo]
     if args.jobs > 1 and len(jobs) > 1:
