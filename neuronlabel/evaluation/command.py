@@ -62,7 +62,7 @@ def run(args) -> int:
         if key in result:
             print(_row(name, result[key]))
     if "bertscore" in result.get("plain", {}):
-        print(f"bert-score hash: {result['plain']['bertscore']['hash']}")
+        print(f"bert-score hash: {result['plain']['bertscore']['hash'].rsplit('/', 1)[-1]}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
