@@ -143,7 +143,7 @@ class Vocabulary:
         >>> v.stoi["dogs"] in v.follow_bans()
         False
         >>> [v.itos[i] for i in v.follow_bans()[v.start]]
-        ['of', 'and']
+        ['of', 'and', 'parts']
         """
         bans: dict[int, list[int]] = {self.start: [self.stoi[w] for w in NOT_FIRST if w in self.stoi]}
         joiners = [self.stoi[w] for w in JOINERS if w in self.stoi]
