@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 from torch import nn
 
-from .errors import InputError
+from .errors import InputError, LayerOutputError
 
 
 @contextmanager
@@ -50,6 +50,30 @@ def _hook(name: str, fn: Callable[[str, object], None]):
         fn(name, output)
 
     return hook
+
+
+class StopForward(Exception):
+    """Raised by a hook once every wanted layer has run, so the rest of the network is skipped."""
+
+
+def forward_until(net: nn.Module, x, layers: list[str], ran: set) -> None:
+    """Run ``net(x)`` until a hook raises :class:`StopForward`; fail if any of ``layers`` is not in ``ran``.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    >>> forward_until(net, torch.rand(1, 2), ["1"], set())
+    Traceback (most recent call last):
+    ...
+    neuronlabel.errors.LayerOutputError: layers ['1'] did not run in the forward pass of Sequential; choose layers the forward pass uses
+    """
+    try:
+        net(x)
+    except StopForward:
+        pass
+    missing = [name for name in layers if name not in ran]
+    if missing:
+        raise LayerOutputError(f"layers {missing} did not run in the forward pass of "
+                               f"{type(net).__name__}; choose layers the forward pass uses")
 
 
 def hooks_left(net: nn.Module) -> list[str]:

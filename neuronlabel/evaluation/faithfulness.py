@@ -37,7 +37,7 @@ from ..ci.inflection import forms
 from ..ci.matching import TermMatcher
 from ..ci.synonyms import builtin_synonyms
 from ..errors import InputError, LayerOutputError
-from ..hooks import capture
+from ..hooks import StopForward, capture, forward_until
 from ..sources import ProbeSource, as_source
 from ..units import resolve_layers
 
@@ -248,10 +248,6 @@ class Overlap:
         return torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(union))
 
 
-class _Stop(Exception):
-    pass
-
-
 def _thresholds(thresholds, layer: str) -> torch.Tensor:
     if layer not in thresholds:
         raise InputError(f"no threshold for layer {layer!r}; thresholds are given for {list(thresholds)}")
@@ -323,7 +319,7 @@ def overlap(net: nn.Module, images, layers, concept_maps: torch.Tensor, threshol
                 s["area"][fold] += mask[rows].sum(dim=(0, 2)).round().long().cpu()
         current["seen"].add(name)
         if current["seen"] >= set(names):
-            raise _Stop
+            raise StopForward
 
     concept_area = torch.zeros(2, c, dtype=torch.long)
     was_training = net.training
@@ -339,14 +335,7 @@ def overlap(net: nn.Module, images, layers, concept_maps: torch.Tensor, threshol
                     concept_area[f] += cmap[fold == f].sum(dim=(0, 2)).round().long().cpu()
                 current.update(hw=tuple(x.shape[-2:]), batch=x.shape[0], ids=ids, concept=cmap, fold=fold,
                                seen=set())
-                try:
-                    net(x)
-                except _Stop:
-                    pass
-                missing = [name for name in names if name not in current["seen"]]
-                if missing:
-                    raise LayerOutputError(f"layers {missing} did not run in the forward pass of "
-                                           f"{type(net).__name__}; choose layers the forward pass uses")
+                forward_until(net, x, names, current["seen"])
                 if progress is not None:
                     progress(int(ids[-1]) + 1, n)
     finally:

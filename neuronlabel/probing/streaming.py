@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..adapters import Layout, detect_layout, select_tensor, to_unit_maps
 from ..errors import CheckpointError, InputError, LayerOutputError, ProbeSourceError
-from ..hooks import capture
+from ..hooks import StopForward, capture, forward_until
 from ..sources import ProbeSource, as_source
 from ..units import LayerSpec, resolve_layers
 from .exemplars import Exemplars
@@ -193,10 +193,6 @@ def _collate(items):
     return torch.tensor([i for i, _ in good]), torch.stack([x for _, x in good]), errors
 
 
-class _StopForward(Exception):
-    pass
-
-
 def _fingerprint(layers, k, quantile, bins, indices, n_source) -> str:
     h = hashlib.sha256()
     h.update(repr((list(layers), k, quantile, bins, n_source)).encode())
@@ -241,14 +237,7 @@ def _forward(net, x, ids, names, stats, current, order) -> None:
     snapshot = {name: (s.topk.state_dict(), s.sketch.state_dict()) for name, s in stats.items()}
     current.update(calls=set(), hw=tuple(x.shape[-2:]), batch=x.shape[0], ids=ids, first=not order)
     try:
-        try:
-            net(x)
-        except _StopForward:
-            pass
-        missing = [name for name in names if name not in current["calls"]]
-        if missing:
-            raise LayerOutputError(f"layers {missing} did not run in the forward pass of "
-                                   f"{type(net).__name__}; choose layers the forward pass uses")
+        forward_until(net, x, names, current["calls"])
     except BaseException:
         for name in list(stats):
             if name in snapshot:
@@ -349,7 +338,7 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
         stats[name].add(maps, current["ids"])
         if not current["first"]:
             if name == order[-1] and early_exit:
-                raise _StopForward
+                raise StopForward
         else:
             order.append(name)
 
