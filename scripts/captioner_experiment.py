@@ -51,13 +51,12 @@ def run_one(job: tuple) -> dict:
     return row
 
 
-def rescore(path: Path, data: str, units: int, no_bertscore: bool) -> dict:
+def rescore(path: Path, compound, feats, no_bertscore: bool) -> dict:
     """Score a finished run's saved captioner again (after a decoding change) and update its JSON."""
     from neuronlabel.captioner import Captioner
-    from neuronlabel.evaluation.experiment import compound_features, score
+    from neuronlabel.evaluation.experiment import score
 
     row = json.loads(path.read_text())
-    compound, feats = compound_features(data, units=units)
     row.update(score(Captioner.load(path.with_suffix(".pt")), compound, feats, "test", bertscore=not no_bertscore))
     path.write_text(json.dumps(row, indent=1))
     return row
@@ -114,7 +113,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    compound, _ = compound_features(args.data, units=args.units, progress=True)   # build the caches once
+    compound, feats = compound_features(args.data, units=args.units, progress=True)   # build the caches once
     settings = {"data": args.data, "units": args.units, "epochs": args.epochs, "patience": args.patience,
                 "lm_epochs": args.lm_epochs, "no_bertscore": args.no_bertscore, "out": str(out)}
     todo = [] if args.table_only else [(c, s) for s in args.seeds for c in args.configs
@@ -135,7 +134,7 @@ def main(argv=None) -> int:
         for c in CONFIGS:
             for s in args.seeds:
                 if (out / f"{c}-s{s}.json").is_file():
-                    rescore(out / f"{c}-s{s}.json", args.data, args.units, args.no_bertscore)
+                    rescore(out / f"{c}-s{s}.json", compound, feats, args.no_bertscore)
     runs = [json.loads((out / f"{c}-s{s}.json").read_text()) for c in CONFIGS for s in args.seeds
             if (out / f"{c}-s{s}.json").is_file()]
     sizes = compound.sizes()

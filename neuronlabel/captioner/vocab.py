@@ -147,9 +147,8 @@ class Vocabulary:
         """
         bans: dict[int, list[int]] = {self.start: [self.stoi[w] for w in NOT_FIRST if w in self.stoi]}
         joiners = [self.stoi[w] for w in JOINERS if w in self.stoi]
-        for word in sorted(DANGLING, key=lambda w: self.stoi.get(w, -1)):
-            if word in self.stoi:
-                bans[self.stoi[word]] = [self.end] + (joiners if word in OPENERS else [])
+        for word in DANGLING & self.stoi.keys():
+            bans[self.stoi[word]] = [self.end] + (joiners if word in OPENERS else [])
         return bans
 
     def to_list(self) -> list[str]:

