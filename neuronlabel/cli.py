@@ -10,13 +10,14 @@ limit, 2 usage or input errors (with a one-line message, no traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import NeuronLabelError
+from .errors import InputError, NeuronLabelError, UnknownLayerError
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -46,22 +47,54 @@ def _split(values: Sequence[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+REPORT_FILES = ("report.json", "report.html", "labels.csv")
+
+
+@contextlib.contextmanager
+def _outputs(out: str, checkpoint: Optional[str] = None):
+    """Check that ``--out`` (and ``--checkpoint``) can be written and lock them, before any work."""
+    from .files import check_output_folder, check_writable_file, run_lock
+
+    folder = check_output_folder(out, REPORT_FILES, "--out")
+    if checkpoint is not None:
+        check_writable_file(checkpoint, "--checkpoint")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(run_lock(folder, "--out", folder=True))
+        if checkpoint is not None:
+            stack.enter_context(run_lock(checkpoint, "--checkpoint"))
+        yield folder
+
+
+def _checked_captioner(path: Optional[str]) -> Optional[str]:
+    if path is not None and not Path(path).is_file():
+        raise InputError(f"--captioner {path!r} is not a file; pass a captioner saved by `neuronlabel train` "
+                         "or leave it out for the bundled one")
+    return path
+
+
 def cmd_label(args) -> int:
+    from .preflight import check_device
     from .labeling import label_model
 
-    net = _model(args)
-    report = label_model(net, _split(args.layers), images=args.images, k=args.k, captioner=args.captioner,
-                         batch_size=args.batch_size, device=args.device, progress=not args.quiet,
-                         checkpoint=args.checkpoint, model_name=args.model)
-    _write(report, Path(args.out))
+    check_device(args.device)
+    captioner = _checked_captioner(args.captioner)
+    with _outputs(args.out, args.checkpoint) as out:
+        net = _model(args)
+        try:
+            report = label_model(net, _split(args.layers), images=args.images, k=args.k, captioner=captioner,
+                                 batch_size=args.batch_size, device=args.device, progress=not args.quiet,
+                                 checkpoint=args.checkpoint, model_name=args.model)
+        except UnknownLayerError as err:
+            raise UnknownLayerError(str(err).replace("neuronlabel.layers(net)", f"`neuronlabel layers {args.model}`"))
+        _write(report, out)
     return 0
 
 
 def _write(report, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    report.to_json(out / "report.json")
-    report.to_html(out / "report.html")
-    report.to_csv(out / "labels.csv")
+    from .files import atomic_write_many
+
+    atomic_write_many({out / "report.json": report.to_json(), out / "report.html": report.to_html(),
+                       out / "labels.csv": report.to_csv()})
     print(f"labelled {len(report)} units; wrote {out / 'report.html'}, {out / 'report.json'}, {out / 'labels.csv'}")
 
 
@@ -73,10 +106,12 @@ def cmd_demo(args) -> int:
     from .labeling import label_model
 
     t0 = time.perf_counter()
-    net, _ = models.load("efficientnet_lite0")
-    report = label_model(net, DEMO_LAYERS, images=None, captioner=args.captioner, progress=not args.quiet,
-                         model_name="efficientnet_lite0")
-    _write(report, Path(args.out))
+    captioner = _checked_captioner(args.captioner)
+    with _outputs(args.out) as out:
+        net, _ = models.load("efficientnet_lite0")
+        report = label_model(net, DEMO_LAYERS, images=None, captioner=captioner, progress=not args.quiet,
+                             model_name="efficientnet_lite0")
+        _write(report, out)
     print(f"demo finished in {time.perf_counter() - t0:.0f} s: open {Path(args.out).resolve() / 'report.html'}")
     return 0
 
@@ -140,7 +175,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"neuronlabel {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"neuronlabel {args.command}: interrupted", file=sys.stderr)
+        saved = getattr(args, "checkpoint", None)
+        hint = f"; progress is saved in {saved}: run the same command again to resume" if saved else ""
+        print(f"neuronlabel {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 

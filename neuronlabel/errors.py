@@ -39,6 +39,14 @@ class CheckpointError(NeuronLabelError, ValueError):
     """A checkpoint or saved file is corrupt, of another version, or for another run."""
 
 
+class OutputPathError(NeuronLabelError, OSError):
+    """An output file or folder cannot be written (a file in the way, read-only, no space, no permission)."""
+
+
+class RunLockedError(NeuronLabelError, RuntimeError):
+    """Another running process uses the same output folder or checkpoint (its lock file names it)."""
+
+
 class MissingDependencyError(NeuronLabelError, ImportError):
     """An optional package is needed; the message says what to pip install."""
 

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .errors import InputError
+from .files import guard_checkpoint
 from .probing import ProbeResult, probe
 from .report import LabelReport, UnitLabel
 from .units import LayerSpec
@@ -68,42 +70,100 @@ def exemplar_images(result: ProbeResult, units: Optional[dict] = None) -> tuple[
     return ids, result.source.displays(ids.tolist())
 
 
-def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 128,
+class _LazyFeatures:
+    """Encoder features of the exemplar images, encoded on demand in fixed groups of ``batch`` images.
+
+    The groups are the same whichever units are described first, so a resumed run encodes
+    every image exactly as the uninterrupted one did.
+    """
+
+    def __init__(self, captioner, images: torch.Tensor, batch: int):
+        self.captioner, self.images, self.batch = captioner, images, int(batch)
+        self.encoded = None
+        self.ready = torch.zeros((len(images) + self.batch - 1) // self.batch, dtype=torch.bool)
+
+    def rows(self, positions: torch.Tensor):
+        for g in torch.unique(positions.cpu() // self.batch).tolist():
+            if self.ready[g]:
+                continue
+            lo, hi = g * self.batch, min((g + 1) * self.batch, len(self.images))
+            part = self.captioner.encode(self.images[lo:hi].to(self.captioner.device), batch_size=self.batch)
+            if self.encoded is None:
+                from .captioner import EncodedImages
+
+                self.encoded = EncodedImages([m.new_empty((len(self.images), *m.shape[1:])) for m in part.maps],
+                                             part.layers)
+            for whole, m in zip(self.encoded.maps, part.maps):
+                whole[lo:hi] = m
+            self.ready[g] = True
+        return self.encoded
+
+
+def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 64,
                    encode_batch_size: int = 32, shard: tuple[int, int] = (0, 1),
-                   images: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> dict:
+                   images: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+                   checkpoint: "str | os.PathLike | None" = None, progress: bool = False) -> dict:
     """Captions ``{(layer, unit): [(text, logprob), ...]}`` for the units of a probe result.
 
-    Each exemplar image is fetched back by id and encoded once, however many units use it;
-    masks are pooled a chunk of units at a time and all units are decoded in batches.
+    >>> described = describe_units(result, Captioner.load(), progress=False)     # doctest: +SKIP
+    >>> described["layer4", 37][0]                                              # doctest: +SKIP
+    ('dog faces', -2.31)
+
+    Units are described ``unit_chunk`` at a time (a progress bar counts them); each exemplar
+    image is fetched back by id and encoded once, however many units use it.
     ``shard=(rank, world)`` describes only units ``u`` with ``u % world == rank``.
     ``images`` is :func:`exemplar_images` of those units if the caller fetched them already.
+    With ``checkpoint`` (the run's probe checkpoint), finished units' captions are kept in
+    ``<checkpoint>.captions.json`` after every chunk; a rerun describes only the others and
+    gives exactly the result of an uninterrupted run.
     """
+    from .caption_store import CaptionStore, caption_key, captions_path
+    from .probing.streaming import _Interrupts
+
     if result.source is None:
         raise InputError("the probe result has no image source attached; set result.source first")
+    if not isinstance(unit_chunk, int) or unit_chunk < 1:
+        raise InputError(f"unit_chunk must be a positive integer, got {unit_chunk!r}")
     rank, world = shard
     mine = {layer: list(range(rank, result[layer].units, world)) for layer in result}
     ids, images = images if images is not None else exemplar_images(result, mine)
     if not len(ids):
         return {}
-    images = images.to(captioner.device)
-    encoded = captioner.encode(images, batch_size=encode_batch_size)
-    row_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long, device=captioner.device)
-    row_of[ids.to(captioner.device)] = torch.arange(len(ids), device=captioner.device)
-    out = {}
-    for layer, units in mine.items():
-        ex = result[layer]
-        pooled = []
-        for lo in range(0, len(units), unit_chunk):
-            chunk = units[lo:lo + unit_chunk]
-            masks = ex.masks(units=chunk).to(captioner.device)
-            index = row_of[ex.ids[chunk].to(captioner.device)]
-            pooled.append(captioner.pool(encoded, masks, index))
-        if pooled:
-            described = captioner.describe(torch.cat(pooled), beam_size=beam_size)
-            out.update({(layer, u): c for u, c in zip(units, described)})
+    store = None
+    if checkpoint is not None:
+        settings = {"beam_size": beam_size, "unit_chunk": unit_chunk, "encode_batch_size": encode_batch_size,
+                    "shard": list(shard), "images": ids.tolist()}
+        store = CaptionStore(captions_path(checkpoint), caption_key(result, mine, captioner, settings))
+    out = dict(store.done) if store is not None else {}
+    chunks = [(layer, units[lo:lo + unit_chunk]) for layer, units in mine.items()
+              for lo in range(0, len(units), unit_chunk)]
+    todo = [(layer, chunk) for layer, chunk in chunks if any((layer, u) not in out for u in chunk)]
+    features = _LazyFeatures(captioner, images, encode_batch_size)
+    ids = ids.to(captioner.device)
+    total = sum(len(units) for units in mine.values())
+    bar = tqdm(total=total, initial=total - sum(len(c) for _, c in todo), desc="caption", unit="unit",
+               disable=not progress)
+    try:
+        with _Interrupts():
+            for layer, chunk in todo:
+                ex = result[layer]
+                exemplars = ex.ids[chunk].to(captioner.device)
+                real = exemplars >= 0
+                positions = torch.searchsorted(ids, exemplars.clamp(min=0))
+                pooled = captioner.pool(features.rows(positions), ex.masks(units=chunk).to(captioner.device), positions)
+                mask = None if bool(real.all()) else real.repeat_interleave(pooled.shape[1] // real.shape[1], dim=1)
+                described = captioner.describe(pooled, beam_size=beam_size, mask=mask)
+                finished = {(layer, u): c for u, c in zip(chunk, described)}
+                out.update(finished)
+                if store is not None:
+                    store.add(finished)
+                bar.update(len(chunk))
+    finally:
+        bar.close()
     return out
 
 
+@guard_checkpoint
 def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", images=None, *, k: int = 15,
                 quantile: float = 0.99, captioner=None, batch_size: int = 64, device=None, progress: bool = True,
                 checkpoint: "str | os.PathLike | None" = None, transform: Optional[Callable] = None,
@@ -122,16 +182,26 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
     ``attributions``: for this many units per layer (the first ones), captum input
     attributions on their exemplars (``attribution_method``: see
     :func:`neuronlabel.attribution.unit_attributions`), drawn in the HTML report.
+    With ``checkpoint``, the probe state and then every finished unit's captions are saved
+    (``checkpoint`` and ``<checkpoint>.captions.json``); a rerun after Ctrl-C, SIGTERM or
+    ``kill -9`` resumes where it stopped and gives exactly the uninterrupted report. The
+    checkpoint is checked for writability and locked against other runs before any work.
     """
     t0 = time.perf_counter()
+    cap = _captioner(captioner, "cpu")
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
                    transform=transform, checkpoint=checkpoint, progress=progress)
     t_probe = time.perf_counter() - t0
-    cap = _captioner(captioner, next(iter(result.values())).maps.device)
+    cap = cap.to(next(iter(result.values())).maps.device)
     images = exemplar_images(result)
-    described = describe_units(result, cap, beam_size=beam_size, images=images)
+    described = describe_units(result, cap, beam_size=beam_size, images=images, checkpoint=checkpoint,
+                               progress=progress)
     t_caption = time.perf_counter() - t0 - t_probe
-    attributed = _attributions(net, result, attributions, attribution_method, cap.device) if attributions else {}
+    if attributions:
+        with torch.inference_mode(False), torch.enable_grad():
+            attributed = _attributions(net, result, attributions, attribution_method, cap.device)
+    else:
+        attributed = {}
     report = build_report(result, described, cap, attributed, model_name or type(net).__name__,
                           {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}, images=images)
     report.net = net

@@ -27,6 +27,8 @@ from tqdm.auto import tqdm
 
 from ..adapters import Layout, detect_layout, select_tensor, to_unit_maps
 from ..errors import CheckpointError, InputError, LayerOutputError, ProbeSourceError
+from ..files import atomic_save, guard_checkpoint
+from ..preflight import check_device, check_model
 from ..hooks import StopForward, capture, forward_until
 from ..sources import ProbeSource, as_source
 from ..units import LayerSpec, resolve_layers
@@ -151,9 +153,7 @@ class ProbeResult(Mapping):
 def _atomic_save(obj, path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_save(obj, path)
 
 
 def _load(path) -> dict:
@@ -250,6 +250,7 @@ def _forward(net, x, ids, names, stats, current, order) -> None:
         raise
 
 
+@guard_checkpoint
 def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]" = (), *, k: int = 15,
           quantile: float = 0.99, batch_size: int = 64, device=None, transform: Optional[Callable] = None,
           indices: Optional[Sequence[int]] = None, checkpoint: "str | os.PathLike | None" = None,
@@ -274,6 +275,8 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
     """
     if not isinstance(net, nn.Module):
         raise InputError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+    check_model(net)
+    device = check_device(device)
     names = resolve_layers(net, layers)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InputError(f"k must be a positive integer, got {k!r}")
