@@ -76,14 +76,17 @@ def cmd_label(args) -> int:
     from .preflight import check_device
     from .labeling import label_model
 
+    if not args.layers and not args.units:
+        raise InputError("label needs --layers (names or globs) or --units (e.g. layer4:3,layer4:17)")
     check_device(args.device)
     captioner = _checked_captioner(args.captioner)
     with _outputs(args.out, args.checkpoint) as out:
         net = _model(args)
         try:
-            report = label_model(net, _split(args.layers), images=args.images, k=args.k, captioner=captioner,
-                                 batch_size=args.batch_size, device=args.device, progress=not args.quiet,
-                                 checkpoint=args.checkpoint, model_name=args.model)
+            report = label_model(net, _split(args.layers) if args.layers else None, images=args.images, k=args.k,
+                                 captioner=captioner, batch_size=args.batch_size, device=args.device,
+                                 progress=not args.quiet, checkpoint=args.checkpoint, model_name=args.model,
+                                 units=_split(args.units) if args.units else None)
         except UnknownLayerError as err:
             raise UnknownLayerError(str(err).replace("neuronlabel.layers(net)", f"`neuronlabel layers {args.model}`"))
         _write(report, out)
@@ -134,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("label", help="label every unit of some layers; writes report.json/html and labels.csv")
     _add_model(p)
-    p.add_argument("--layers", nargs="+", required=True, help="layer names or globs (comma or space separated)")
+    p.add_argument("--layers", nargs="+", help="layer names or globs (comma or space separated)")
+    p.add_argument("--units", nargs="+", help="label only these units, e.g. layer4:3 layer4:17 (their layers are "
+                                             "probed once; only they are captioned)")
     p.add_argument("--images", help="folder of probe images (default: the built-in demo photos)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("-k", type=int, default=15)

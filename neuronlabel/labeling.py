@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .errors import InputError
+from .errors import InputError, NeuronLabelError
 from .files import guard_checkpoint
 from .probing import ProbeResult, probe
 from .report import LabelReport, UnitLabel
@@ -46,13 +46,14 @@ def _thumbnails(images: torch.Tensor, size: int) -> np.ndarray:
     return (small.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _attributions(net, result: ProbeResult, per_layer: int, method: str, device) -> dict:
+def _attributions(net, result: ProbeResult, per_layer: int, method: str, device,
+                  chosen: Optional[dict] = None) -> dict:
     from .attribution import unit_attributions
 
     out = {}
     for layer in result:
         ex = result[layer]
-        for u in range(min(per_layer, ex.units)):
+        for u in (chosen[layer] if chosen is not None else range(ex.units))[:per_layer]:
             ids = [int(i) for i in ex.ids[u] if int(i) >= 0]
             inputs = torch.stack([result.source[i] for i in ids]).to(device)
             attr = unit_attributions(net, layer, u, inputs, method=method)
@@ -102,7 +103,8 @@ class _LazyFeatures:
 def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] = None, unit_chunk: int = 64,
                    encode_batch_size: int = 32, shard: tuple[int, int] = (0, 1),
                    images: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-                   checkpoint: "str | os.PathLike | None" = None, progress: bool = False) -> dict:
+                   checkpoint: "str | os.PathLike | None" = None, progress: bool = False,
+                   units: Optional[dict] = None) -> dict:
     """Captions ``{(layer, unit): [(text, logprob), ...]}`` for the units of a probe result.
 
     >>> described = describe_units(result, Captioner.load(), progress=False)     # doctest: +SKIP
@@ -111,7 +113,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
 
     Units are described ``unit_chunk`` at a time (a progress bar counts them); each exemplar
     image is fetched back by id and encoded once, however many units use it.
-    ``shard=(rank, world)`` describes only units ``u`` with ``u % world == rank``.
+    ``units`` (``{layer: [unit, ...]}``) describes only those units, ``shard=(rank, world)``
+    only units ``u`` with ``u % world == rank``.
     ``images`` is :func:`exemplar_images` of those units if the caller fetched them already.
     With ``checkpoint`` (the run's probe checkpoint), finished units' captions are kept in
     ``<checkpoint>.captions.json`` after every chunk; a rerun describes only the others and
@@ -125,7 +128,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     if not isinstance(unit_chunk, int) or unit_chunk < 1:
         raise InputError(f"unit_chunk must be a positive integer, got {unit_chunk!r}")
     rank, world = shard
-    mine = {layer: list(range(rank, result[layer].units, world)) for layer in result}
+    mine = {layer: [u for u in (units.get(layer, []) if units is not None else range(result[layer].units))
+                    if u % world == rank] for layer in result}
     ids, images = images if images is not None else exemplar_images(result, mine)
     if not len(ids):
         return {}
@@ -164,11 +168,12 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
 
 
 @guard_checkpoint
-def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", images=None, *, k: int = 15,
-                quantile: float = 0.99, captioner=None, batch_size: int = 64, device=None, progress: bool = True,
-                checkpoint: "str | os.PathLike | None" = None, transform: Optional[Callable] = None,
-                beam_size: Optional[int] = None, model_name: Optional[str] = None, attributions: int = 0,
-                attribution_method: str = "gradient") -> LabelReport:
+def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None" = None, images=None, *,
+                k: int = 15, quantile: float = 0.99, captioner=None, batch_size: int = 64, device=None,
+                progress: bool = True, checkpoint: "str | os.PathLike | None" = None,
+                transform: Optional[Callable] = None, beam_size: Optional[int] = None,
+                model_name: Optional[str] = None, attributions: int = 0, attribution_method: str = "gradient",
+                units=None) -> LabelReport:
     """Probe ``net`` once, describe every unit of ``layers`` with the captioner, return a report.
 
     >>> from neuronlabel import label_model, models
@@ -182,36 +187,80 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]", image
     ``attributions``: for this many units per layer (the first ones), captum input
     attributions on their exemplars (``attribution_method``: see
     :func:`neuronlabel.attribution.unit_attributions`), drawn in the HTML report.
+    ``units`` labels only those units (``{"layer4": [3, 17]}`` or ``["layer4:3", ...]``, see
+    :func:`neuronlabel.units.group_units`): the layers they lie in are probed once as usual,
+    and only they are captioned and reported, so captioning costs in proportion to them.
+    ``layers`` may then be left out; if given, it must include the units' layers.
     With ``checkpoint``, the probe state and then every finished unit's captions are saved
     (``checkpoint`` and ``<checkpoint>.captions.json``); a rerun after Ctrl-C, SIGTERM or
     ``kill -9`` resumes where it stopped and gives exactly the uninterrupted report. The
     checkpoint is checked for writability and locked against other runs before any work.
     """
     t0 = time.perf_counter()
+    chosen = None if units is None else _chosen_units(net, layers, units)
+    layers = list(chosen) if chosen is not None else layers
+    if layers is None:
+        raise InputError("label_model needs layers=[...] (names or globs) or units=[...] (e.g. ['layer4:3'])")
     cap = _captioner(captioner, "cpu")
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
                    transform=transform, checkpoint=checkpoint, progress=progress)
     t_probe = time.perf_counter() - t0
+    if chosen is not None:
+        _check_channels(chosen, {layer: result[layer].units for layer in result})
     cap = cap.to(next(iter(result.values())).maps.device)
-    images = exemplar_images(result)
+    images = exemplar_images(result, chosen)
     described = describe_units(result, cap, beam_size=beam_size, images=images, checkpoint=checkpoint,
-                               progress=progress)
+                               progress=progress, units=chosen)
     t_caption = time.perf_counter() - t0 - t_probe
     if attributions:
         with torch.inference_mode(False), torch.enable_grad():
-            attributed = _attributions(net, result, attributions, attribution_method, cap.device)
+            attributed = _attributions(net, result, attributions, attribution_method, cap.device, chosen)
     else:
         attributed = {}
     report = build_report(result, described, cap, attributed, model_name or type(net).__name__,
-                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}, images=images)
+                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}, images=images,
+                          units=chosen)
     report.net = net
     return report
 
 
+def _chosen_units(net: nn.Module, layers, units) -> dict:
+    """``units`` grouped by layer, checked against ``layers`` and the network before any work."""
+    from .layers import layers as layer_infos
+    from .units import group_units, resolve_layers
+
+    chosen = group_units(units)
+    if not chosen:
+        raise InputError("units is empty; pass at least one unit such as 'layer4:3', or leave units out to "
+                         "label every unit of the layers")
+    resolve_layers(net, list(chosen))
+    if layers is not None:
+        allowed = resolve_layers(net, layers)
+        outside = [layer for layer in chosen if layer not in allowed]
+        if outside:
+            raise InputError(f"units lie in layers {outside} that layers={layers!r} does not include; add them "
+                             "to layers or leave layers out")
+    try:
+        infos = layer_infos(net, list(chosen))
+    except NeuronLabelError:
+        return chosen
+    _check_channels(chosen, {info.name: info.units for info in infos if info.units is not None})
+    return chosen
+
+
+def _check_channels(chosen: dict, counts: dict) -> None:
+    for layer, channels in chosen.items():
+        too_big = [c for c in channels if layer in counts and c >= counts[layer]]
+        if too_big:
+            raise InputError(f"layer {layer!r} has units 0..{counts[layer] - 1}; got {too_big[:10]}")
+
+
 def build_report(result: ProbeResult, described: dict, captioner, attributed: dict, model_name: str,
-                 seconds: dict, images: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> LabelReport:
-    """Assemble the :class:`LabelReport` from a probe result and its units' captions."""
-    ids, shown = images if images is not None else exemplar_images(result)
+                 seconds: dict, images: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+                 units: Optional[dict] = None) -> LabelReport:
+    """Assemble the :class:`LabelReport` from a probe result and its units' captions (``units``: only those)."""
+    chosen = units
+    ids, shown = images if images is not None else exemplar_images(result, chosen)
     thumbs = _thumbnails(shown, THUMB)
     units = []
     for layer in result:
@@ -220,7 +269,7 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
         scores, exemplar_ids = ex.scores.cpu(), ex.ids.cpu()
         thresholds, errors = ex.thresholds.cpu(), ex.threshold_error.cpu()
         nonfinite = ex.nonfinite.cpu() if ex.nonfinite is not None else torch.zeros(ex.units, dtype=torch.long)
-        for u in range(ex.units):
+        for u in (chosen.get(layer, []) if chosen is not None else range(ex.units)):
             candidates = described.get((layer, u), [])
             flags = ["nonfinite"] if int(nonfinite[u]) else []
             finite = scores[u][torch.isfinite(scores[u])]

@@ -118,6 +118,47 @@ def resolve_layers(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec]") ->
     return [n for n in names if n in chosen]
 
 
+def group_units(units) -> dict[str, list[int]]:
+    """``{layer: [channel, ...]}`` (sorted, no repeats) from any way of naming units.
+
+    >>> group_units(["layer4:17", "layer4:3", UnitRef("layer3", 0)])
+    {'layer4': [3, 17], 'layer3': [0]}
+    >>> group_units({"layer4": [17, 3, 3]})
+    {'layer4': [3, 17]}
+
+    ``units`` is a ``{layer: [channel, ...]}`` dict, or an iterable of ``"layer:channel"``
+    strings, :class:`UnitRef` objects, or anything with ``layer`` and ``unit`` attributes
+    (report units from ``report.search(...)``, findings of ``neuronlabel.check``); a
+    ``CheckResult`` stands for its findings.
+    """
+    if hasattr(units, "findings") and not isinstance(units, (str, dict)):
+        units = units.findings
+    if isinstance(units, str) or not hasattr(units, "__iter__"):
+        raise InputError(f"units must be a list such as ['layer4:3'] or a dict such as {{'layer4': [3]}}, "
+                         f"got {units!r}")
+    pairs = []
+    if isinstance(units, dict):
+        for layer, channels in units.items():
+            if not isinstance(layer, str) or not layer:
+                raise InputError(f"units: the keys are layer paths, got {layer!r}")
+            if isinstance(channels, (int, str)) or not hasattr(channels, "__iter__"):
+                raise InputError(f"units[{layer!r}] must be a list of channels, e.g. [3, 17]; got {channels!r}")
+            pairs += [(layer, c) for c in channels]
+    else:
+        for item in units:
+            if hasattr(item, "layer") and hasattr(item, "unit"):
+                pairs.append((item.layer, item.unit))
+            else:
+                ref = UnitRef.parse(item)
+                pairs.append((ref.layer, ref.channel))
+    out: dict[str, set] = {}
+    for layer, c in pairs:
+        if isinstance(c, bool) or not hasattr(c, "__index__") or int(c) < 0:
+            raise InputError(f"unit {layer}:{c!r}: the channel must be a non-negative integer")
+        out.setdefault(layer, set()).add(int(c))
+    return {layer: sorted(channels) for layer, channels in out.items()}
+
+
 def resolve_units(net: nn.Module, units: Iterable["str | UnitRef"]) -> list[UnitRef]:
     """Parse unit strings and check that their layers exist (channels are checked at probe time).
 
