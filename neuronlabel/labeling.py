@@ -287,6 +287,7 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
     meta = {"model": model_name, "layers": list(result), "k": result.k, "quantile": result.quantile,
             "probe_set": result.meta.get("source"), "num_images": result.num_images,
             "image_size": list(result.image_size), "captioner": dict(captioner.config.to_dict()),
+            "vocabulary": [w for w in captioner.vocab.to_list() if not w.startswith("<")],
             "seconds": seconds}
     report = LabelReport(units, images={int(i): thumbs[j] for j, i in enumerate(ids.tolist())}, meta=meta)
     report.probe_result = result

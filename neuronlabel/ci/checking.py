@@ -219,6 +219,7 @@ def check(report, concepts=None, rules=None, max_matches: "int | None" = None, *
                 raise InputError(f"rule {rule.concept!r}: layer {selector!r} matches no layer of the report "
                                  f"(its layers: {', '.join(layer_names)})." + did_you_mean(selector, layer_names))
     findings, allowed, counts, warnings = [], [], [], []
+    warnings += unsayable(all_rules, report.meta.get("vocabulary"))
     for rule in all_rules:
         missing = sorted(u for u in rule.allowed_units if u not in report)
         if missing:
@@ -245,6 +246,28 @@ def check(report, concepts=None, rules=None, max_matches: "int | None" = None, *
         findings += rule_findings
         counts += rule_counts
     return CheckResult(all_rules, findings, allowed, counts, warnings, len(report.units), dict(report.meta))
+
+
+def unsayable(rules, vocabulary) -> list[str]:
+    """Warnings for rules no label can ever match: none of their terms is made of words in ``vocabulary``
+    (the words the labeller that wrote the report can use; reports record it as ``meta["vocabulary"]``).
+
+    >>> unsayable([Rule("face"), Rule("dog")], ["dogs", "of", "red"])[0][:46]
+    "concept 'face' can never match: the labeller t"
+    >>> unsayable([Rule("face")], None)
+    []
+    """
+    if not vocabulary:
+        return []
+    words = {w.lower() for w in vocabulary}
+    out = []
+    for rule in rules:
+        if not any(all(w in words for w in t.split()) for t in rule.terms):
+            shown = ", ".join(rule.terms[:6]) + (", ..." if len(rule.terms) > 6 else "")
+            out.append(f"concept {rule.concept!r} can never match: the labeller that wrote this report has no "
+                       f"word for it or its synonyms ({shown}), so a pass says nothing about it; label with a "
+                       "captioner that knows the concept, or give synonyms it uses")
+    return out
 
 
 def _match_unit(rule: Rule, unit) -> "Finding | None":

@@ -37,6 +37,9 @@ class RuleError(InputError):
         self.field = field
 
 
+_WORDS = re.compile(r"[\w][\w\s'-]*")
+
+
 @dataclass(frozen=True)
 class Rule:
     """Flag units whose label mentions ``concept`` (or a synonym) more often than allowed.
@@ -72,6 +75,12 @@ class Rule:
             raise RuleError(f"a rule's concept must be a non-empty string, got {self.concept!r}", "concept")
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         set_("concept", " ".join(self.concept.split()))
+        if not _WORDS.fullmatch(self.concept):
+            bad = sorted(set(re.sub(r"[\w\s'-]", "", self.concept)))
+            raise RuleError(f"{where} can never match a whole word of a label: concepts are words "
+                            f"(letters, digits, spaces, hyphens), not {', '.join(repr(b) for b in bad) or 'symbols'}; separate "
+                            "several concepts with commas (--concepts humans,cups or concepts=['humans', 'cups']); "
+                            "there are no wildcards", "concept")
         set_("synonyms", _strings(self.synonyms, where, "synonyms"))
         set_("layers", _strings(self.layers, where, "layers"))
         set_("allow", _strings(self.allow, where, "allow"))

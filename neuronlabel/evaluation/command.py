@@ -1,4 +1,5 @@
-"""``neuronlabel evaluate``: score a captioner on the compound data set's held-out units.
+"""``neuronlabel evaluate``: score a captioner on the compound data set's held-out units, or on real
+units with known answers (``--known-answer``).
 
 >>> import argparse
 >>> p = argparse.ArgumentParser(prog="neuronlabel evaluate"); add_arguments(p)
@@ -9,6 +10,7 @@ Examples::
 
     neuronlabel evaluate                                  # the bundled captioner, test split
     neuronlabel evaluate runs/milan.pt --no-bertscore --json scores.json
+    neuronlabel evaluate --known-answer --data ../shared/data --json known.json
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: $NEURONLABEL_CACHE or ~/.cache/neuronlabel)")
     parser.add_argument("--no-bertscore", action="store_true", help="BLEU only (skips loading the text model)")
     parser.add_argument("--json", type=Path, help="also write the scores and example descriptions here")
+    parser.add_argument("--known-answer", action="store_true", help="label real units of EfficientNet-Lite0 and "
+                        "MobileNetV2 whose answer is known (class, texture, colour and face units) and score the "
+                        "labels against chance, constant and Network-Dissection baselines (docs/results.md)")
+    parser.add_argument("--networks", nargs="+", default=None, help="--known-answer: networks to run "
+                        "(default: efficientnet_lite0 mobilenet_v2)")
+    parser.add_argument("--limit", type=int, default=None, help="--known-answer: at most this many ImageNet and "
+                        "texture photos each (quick runs; all COCO photos are kept)")
+    parser.add_argument("--markdown", type=Path, help="--known-answer: also write the table here")
 
 
 def _row(name: str, s: dict) -> str:
@@ -44,7 +54,47 @@ def _row(name: str, s: dict) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+def run_known_answer(args) -> int:
+    """``--known-answer``: the benchmark of :mod:`neuronlabel.evaluation.known_answer`."""
+    from .known_answer.runner import NETWORKS, known_answer
+    from .known_answer.table import markdown
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be >= 1, got {args.limit}")
+    for path in (args.json, args.markdown):
+        if path is not None and path.is_dir():
+            raise InputError(f"{path} is a folder; give a file name")
+    result = known_answer(args.captioner, args.data or _default_data(), cache=args.cache,
+                          networks=args.networks or list(NETWORKS), limit=args.limit, seed=args.seed)
+    table = markdown(result)
+    print(table)
+    print(f"total {result['seconds']['total']:.0f} s")
+    for path, text in ((args.json, json.dumps(result, indent=1, default=str)), (args.markdown, table)):
+        if path is not None:
+            _write_atomic(path, text)
+    return 0
+
+
+def _default_data() -> str:
+    import os
+
+    return os.environ.get("NEURONLABEL_DATA", "../shared/data")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def run(args) -> int:
+    if args.known_answer:
+        return run_known_answer(args)
     from ..captioner import Captioner
     from .experiment import DEFAULT_CACHE, compound_features, score
 

@@ -215,7 +215,8 @@ class PhotoSource(ProbeSource):
 class Overlap:
     """One layer's counts: ``maxima`` ``[N, U]`` (per-image peak activation), and per fold
     (even / odd image positions) ``intersection`` ``[2, U, C]``, ``mask_area`` ``[2, U]``,
-    ``concept_area`` ``[2, C]`` in grid cells; ``thresholds`` ``[U]``.
+    ``concept_area`` ``[2, C]`` in grid cells; ``thresholds`` ``[U]``; ``cells`` ``[N, U]``, the
+    mask's cells in each image (for image-level concepts, :func:`image_level_iou`).
 
     >>> o = Overlap("l", torch.zeros(2, 1), torch.tensor([[[1]], [[0]]]), torch.tensor([[2], [0]]),
     ...             torch.tensor([[3], [1]]), torch.zeros(1))
@@ -229,6 +230,7 @@ class Overlap:
     mask_area: torch.Tensor
     concept_area: torch.Tensor
     thresholds: torch.Tensor
+    cells: Optional[torch.Tensor] = None
 
     def _pick(self, x: torch.Tensor, fold: Optional[int]) -> torch.Tensor:
         if fold is None:
@@ -301,7 +303,8 @@ def overlap(net: nn.Module, images, layers, concept_maps: torch.Tensor, threshol
                 raise InputError(f"layer {name!r} has {units} units but {thr[name].numel()} thresholds were given")
             state[name] = {"layout": layout, "maxima": torch.zeros(n, units),
                            "inter": torch.zeros(2, units, c, dtype=torch.long),
-                           "area": torch.zeros(2, units, dtype=torch.long)}
+                           "area": torch.zeros(2, units, dtype=torch.long),
+                           "cells": torch.zeros(n, units, dtype=torch.int32)}
         s = state[name]
         maps = to_unit_maps(tensor, s["layout"]).float()
         if maps.shape[0] != current["batch"]:
@@ -310,6 +313,7 @@ def overlap(net: nn.Module, images, layers, concept_maps: torch.Tensor, threshol
         s["maxima"][current["ids"]] = maps.amax(dim=(2, 3)).cpu()
         up = F.interpolate(maps, size=grid, mode="bilinear", align_corners=False)
         mask = (up > thr[name].to(up.device).view(1, -1, 1, 1)).flatten(2).float()            # [B, U, P]
+        s["cells"][current["ids"]] = mask.sum(2).round().to(torch.int32).cpu()
         concept = current["concept"]                                                          # [B, C, P]
         for fold in (0, 1):
             rows = current["fold"] == fold
@@ -343,7 +347,24 @@ def overlap(net: nn.Module, images, layers, concept_maps: torch.Tensor, threshol
             net.train()
     # clones made outside inference mode are ordinary tensors that callers may update in place
     return {name: Overlap(name, state[name]["maxima"].clone(), state[name]["inter"].clone(),
-                          state[name]["area"].clone(), concept_area.clone(), thr[name].clone()) for name in names}
+                          state[name]["area"].clone(), concept_area.clone(), thr[name].clone(),
+                          state[name]["cells"].clone()) for name in names}
+
+
+def image_level_iou(cells: torch.Tensor, members: torch.Tensor, grid_cells: int) -> torch.Tensor:
+    """``[U, C]`` IoU of units' masks with image-level concepts (a concept covers every cell of its images).
+
+    ``cells`` ``[N, U]``: mask cells per image (:attr:`Overlap.cells`); ``members`` ``[N, C]`` bool: which
+    images show each concept; ``grid_cells``: cells per image.
+
+    >>> cells = torch.tensor([[4], [1], [0]]); members = torch.tensor([[True], [False], [True]])
+    >>> image_level_iou(cells, members, 4).tolist()                     # 4 / (4 + 4 + 1)
+    [[0.4444444444444444]]
+    """
+    a, m = cells.double(), members.double()
+    inter = a.T @ m
+    union = grid_cells * m.sum(0, keepdim=True) + a.sum(0)[:, None] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(union))
 
 
 # ----------------------------------------------------------------------------- scores
