@@ -70,7 +70,25 @@ def demo_photos() -> list[tuple[str, Image.Image]]:
             photos.append(("grace_hopper", Image.open(f).convert("RGB")))
     except Exception:
         pass
-    return photos
+    return distinct(photos)
+
+
+def distinct(photos: list[tuple[str, Image.Image]], tolerance: float = 4.0) -> list[tuple[str, Image.Image]]:
+    """``photos`` without repeats: a photo whose 32 x 32 grey thumbnail differs from an earlier one's by
+    less than ``tolerance`` grey levels on average is dropped (skimage's ``cat`` is ``chelsea``).
+
+    >>> a = Image.new("RGB", (64, 48), (200, 10, 10)); b = a.resize((128, 96))
+    >>> [name for name, _ in distinct([("a", a), ("b", b), ("c", Image.new("RGB", (64, 48)))])]
+    ['a', 'c']
+    """
+    kept, thumbs = [], []
+    for name, im in photos:
+        t = np.asarray(im.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)
+        if any(np.abs(t - u).mean() < tolerance for u in thumbs):
+            continue
+        kept.append((name, im))
+        thumbs.append(t)
+    return kept
 
 
 def _with_crops(photos: list[tuple[str, Image.Image]]) -> list[tuple[str, Image.Image]]:

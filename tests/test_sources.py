@@ -110,3 +110,14 @@ def test_demo_photos_are_real_and_many():
     assert len(src) >= 60
     shown = src.display(0)
     assert shown.shape == (3, 224, 224) and float(shown.std()) > 0.05
+
+
+def test_demo_photos_hold_no_photo_twice():
+    from neuronlabel.demo import demo_photos
+
+    photos = demo_photos()
+    thumbs = [np.asarray(im.convert("L").resize((32, 32)), dtype=np.float32) for _, im in photos]
+    for i in range(len(thumbs)):
+        for j in range(i):
+            assert np.abs(thumbs[i] - thumbs[j]).mean() >= 4.0, (photos[i][0], photos[j][0])
+    assert "chelsea" in [n for n, _ in photos] and "cat" not in [n for n, _ in photos]
