@@ -5,6 +5,7 @@
 37
 """
 
+from .editing import ablate
 from .errors import NeuronLabelError
 from .hooks import assert_no_hooks
 from .labeling import label_model
@@ -15,8 +16,8 @@ from .units import UnitRef
 
 __version__ = "0.1.0"
 
-__all__ = ["label_model", "probe", "layers", "LabelReport", "Captioner", "check", "Exemplars", "ProbeResult",
-           "UnitRef", "NeuronLabelError", "assert_no_hooks", "__version__"]
+__all__ = ["label_model", "probe", "layers", "LabelReport", "Captioner", "check", "ablate", "Exemplars",
+           "ProbeResult", "UnitRef", "NeuronLabelError", "assert_no_hooks", "__version__"]
 
 
 def __getattr__(name):

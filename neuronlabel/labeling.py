@@ -269,6 +269,7 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
         scores, exemplar_ids = ex.scores.cpu(), ex.ids.cpu()
         thresholds, errors = ex.thresholds.cpu(), ex.threshold_error.cpu()
         nonfinite = ex.nonfinite.cpu() if ex.nonfinite is not None else torch.zeros(ex.units, dtype=torch.long)
+        means = ex.means.cpu() if ex.means is not None else torch.full((ex.units,), float("nan"))
         for u in (chosen.get(layer, []) if chosen is not None else range(ex.units)):
             candidates = described.get((layer, u), [])
             flags = ["nonfinite"] if int(nonfinite[u]) else []
@@ -277,7 +278,8 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
                 flags.append("inactive")
             stats = {"max": float(finite.max()) if finite.numel() else float("nan"),
                      "mean_top_k": float(finite.mean()) if finite.numel() else float("nan"),
-                     "threshold_error": float(errors[u]), "nonfinite_values": int(nonfinite[u])}
+                     "threshold_error": float(errors[u]), "nonfinite_values": int(nonfinite[u]),
+                     "mean": float(means[u])}
             units.append(UnitLabel(layer, u, candidates[0][0] if candidates else "", candidates=candidates,
                                    exemplar_ids=exemplar_ids[u].tolist(),
                                    exemplar_scores=[float(s) if np.isfinite(float(s)) else float("nan")

@@ -25,7 +25,8 @@ class Exemplars:
     """One layer's result: ``ids``/``scores`` [U,k] best first, ``maps`` [U,k,h,w], ``thresholds`` [U].
 
     ``thresholds`` is each unit's activation quantile over every spatial position of every
-    probe image, within ``threshold_error`` of the exact value.
+    probe image, within ``threshold_error`` of the exact value; ``means`` [U] is its mean
+    activation over the same values, within the same bound.
     """
 
     layer: str
@@ -38,6 +39,7 @@ class Exemplars:
     quantile: float
     layout: str = "nchw"
     nonfinite: Optional[torch.Tensor] = field(default=None)
+    means: Optional[torch.Tensor] = field(default=None)
 
     @property
     def units(self) -> int:

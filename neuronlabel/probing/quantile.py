@@ -177,6 +177,22 @@ class QuantileSketch:
         value = (self.origin + b).double() * width + width / 2
         return torch.where(n > 0, value, torch.full_like(value, math.nan))
 
+    def mean(self) -> torch.Tensor:
+        """Every unit's mean value (float64 [U]; NaN for units with no values), within ``error_bound()``.
+
+        >>> sketch = QuantileSketch(units=1, bins=64)
+        >>> sketch.add(torch.tensor([[1.0, 2.0, 6.0]]).T[:, :, None])
+        >>> abs(float(sketch.mean()[0]) - 3.0) <= float(sketch.error_bound()[0])
+        True
+
+        Each value is taken at the middle of its bin, so the mean is off by half a bin width at most.
+        """
+        n = self.count
+        width = torch.ldexp(torch.ones_like(self.exponent, dtype=torch.float64), self.exponent)
+        middle = (self.origin[:, None] + torch.arange(self.bins, device=self.counts.device)[None, :]).double() + 0.5
+        total = (self.counts.double() * middle).sum(1) * width
+        return torch.where(n > 0, total / n.clamp(min=1).double(), torch.full_like(total, math.nan))
+
     def state_dict(self) -> dict:
         return {"bins": self.bins, "counts": self.counts, "origin": self.origin, "exponent": self.exponent,
                 "ready": self.ready, "nonfinite": self.nonfinite}

@@ -93,7 +93,8 @@ class ProbeResult(Mapping):
             thresholds = s.sketch.quantile(self.quantile).to(torch.float32)
             self._cache[layer] = Exemplars(layer, s.topk.ids, s.topk.scores, s.topk.maps, thresholds,
                                            s.sketch.error_bound().to(torch.float32), self.image_size,
-                                           self.quantile, s.layout.kind, s.topk.nonfinite + s.sketch.nonfinite)
+                                           self.quantile, s.layout.kind, s.topk.nonfinite + s.sketch.nonfinite,
+                                           s.sketch.mean().to(torch.float32))
         return self._cache[layer]
 
     def __iter__(self):
