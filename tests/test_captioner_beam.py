@@ -146,3 +146,16 @@ def test_follow_bans_keep_descriptions_from_ending_mid_phrase():
         assert all(cap.vocab.itos[ids[0]] not in ("of", "and") for ids, _ in found if ids)
     texts = [t for found in cap.describe(x, beam_size=4, max_length=6, rerank=False) for t, _ in found]
     assert texts and all(t.split()[-1] not in ("of", "and", "the") or len(t.split()) == 6 for t in texts)
+
+
+def test_hygiene_puts_descriptions_people_would_not_write_last():
+    from neuronlabel.captioner.hygiene import problem, tidy
+
+    for bad in ("fish or fish", "both animals and animals", "reptilians as well as reptilians", "orange parts of",
+                "the black areas of and and", "both and birds colored brown", "above the trees", "sky above sky"):
+        assert problem(bad) is not None, bad
+    for good in ("dog faces", "vertical stripes", "the wheels of cars", "blue sky above trees", "text",
+                 "white areas", "red and white stripes", "people on the left of cars"):
+        assert problem(good) is None, good
+    ranked = tidy([("fish or fish", -0.5), ("fish", -1.0), ("orange parts of", -1.5), ("orange fish", -2.0)])
+    assert [t for t, _ in ranked] == ["fish", "orange fish", "fish or fish", "orange parts of"]

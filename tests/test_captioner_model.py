@@ -1,6 +1,8 @@
 """Captioner: tokenizer/vocabulary, describe, save/load round trip and checkpoint errors."""
 
 import pytest
+
+from neuronlabel.captioner.hygiene import problem
 import torch
 
 from neuronlabel.captioner import Captioner, CaptionerConfig, Vocabulary, detokenize, tokenize
@@ -69,7 +71,11 @@ def test_rerank_changes_order_only_by_wpmi():
         assert sorted(p) == sorted(r)
         prior = cap.lm.score([cap.vocab.encode(t) for t, _ in r])
         scores = [lp - 0.2 * float(pr) for (_, lp), pr in zip(r, prior)]
-        assert scores == sorted(scores, reverse=True)
+        bad = [problem(t) is not None for t, _ in r]
+        assert bad == sorted(bad)                                     # clean descriptions first (hygiene)
+        for group in (False, True):
+            within = [s for s, b in zip(scores, bad) if b == group]
+            assert within == sorted(within, reverse=True)
     assert cap.describe(x, beam_size=5, max_length=6, rerank=True, lam=0.0) == plain
 
 

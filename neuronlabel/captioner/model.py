@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..errors import CheckpointError, InputError
 from .beam import beam_search
+from .hygiene import tidy
 from .config import CaptionerConfig
 from .decoder import Decoder
 from .encoder import EncodedImages, PyramidEncoder
@@ -169,7 +170,8 @@ class Captioner:
         when units have fewer than ``k``). Beam search runs ``batch_size`` units at a time.
         ``rerank`` (default: whenever an LM prior is present) orders the beam by MILAN's
         wPMI ``log p(d|E) - lam * log p(d)``; the reported number stays ``log p(d|E)``.
-        ``beam_size=1`` is greedy decoding.
+        ``beam_size=1`` is greedy decoding. Descriptions a person would not write ("fish or fish",
+        "orange parts of": :func:`~neuronlabel.captioner.hygiene.problem`) come after the clean ones.
         """
         c = self.config
         beam_size = c.beam_size if beam_size is None else int(beam_size)
@@ -206,7 +208,7 @@ class Captioner:
                 for i, cands in enumerate(found):
                     found[i] = wpmi_rerank(cands, prior[at: at + len(cands)], lam)
                     at += len(cands)
-            out.extend([(self.vocab.decode(ids), lp) for ids, lp in cands] for cands in found)
+            out.extend(tidy([(self.vocab.decode(ids), lp) for ids, lp in cands]) for cands in found)
         return out
 
     def _check_features(self, x: Any) -> Tensor:

@@ -1,0 +1,53 @@
+"""Decoding hygiene: descriptions a person would not write are moved behind the clean ones.
+
+>>> problem("fish or fish"), problem("both and birds colored brown"), problem("orange parts of")
+('repeated conjunct', 'dangling word', 'dangling word')
+>>> problem("above the trees"), problem("dog faces") is None
+('only a preposition phrase', True)
+>>> [t for t, _ in tidy([("cats and cats", -1.0), ("cats", -2.0)])]
+['cats', 'cats and cats']
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+ENDS_BADLY = frozenset({"and", "or", "of", "the", "a", "an", "with", "on", "in", "to", "at", "by", "for", "from",
+                        "both", "as", "near", "above", "below", "under", "over", "next", "around", "beneath",
+                        "well", "either", "than", "that", "are", "upper", "lower", "colored", "left", "side"})
+STARTS_BADLY = frozenset({"and", "or", "of", "as", "well", "than", "that", "are"})
+PREPOSITIONS = frozenset({"on", "in", "at", "above", "below", "under", "over", "near", "next", "beside", "beneath",
+                          "behind", "between", "around", "inside", "across", "along", "left", "to"})
+JOINERS = ("and", "or", "as well as", "with", "next to", "near", "above", "below", "over", "under")
+_SPLIT = {j: re.compile(rf"\b{j}\b") for j in JOINERS}
+
+
+def problem(text: str) -> Optional[str]:
+    """Why ``text`` is not a description a person would write, or None.
+
+    >>> problem("red and white stripes") is None, problem("sky above sky"), problem("dogs dogs")
+    (True, 'repeated conjunct', 'repeated word')
+    """
+    w = text.lower().split()
+    if not w:
+        return "empty"
+    if w[-1] in ENDS_BADLY or w[0] in STARTS_BADLY or re.search(
+            r"\b(both|either|and|or|of|the|with|as) (and|or|as|of|with)\b", " ".join(w)):
+        return "dangling word"
+    joined = " ".join(w)
+    for j, rx in _SPLIT.items():
+        parts = [re.sub(r"^(both|either|the) ", "", p.strip()) for p in rx.split(joined) if p.strip()]
+        if len(parts) >= 2 and len(set(parts)) < len(parts):
+            return "repeated conjunct"
+    if w[0] in PREPOSITIONS:
+        return "only a preposition phrase"
+    if any(a == b for a, b in zip(w, w[1:])):
+        return "repeated word"
+    return None
+
+
+def tidy(candidates: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``candidates`` (best first) with the clean ones first, order kept within each group."""
+    clean = [c for c in candidates if problem(c[0]) is None]
+    return clean + [c for c in candidates if problem(c[0]) is not None]
