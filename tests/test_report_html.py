@@ -17,6 +17,7 @@ from PIL import Image
 from neuronlabel.errors import InputError
 from neuronlabel.report import LabelReport, UnitLabel
 from neuronlabel.report import command as report_command
+from neuronlabel.report.html_page import unit_records
 from neuronlabel.report.overlays import blended_heat_map, fit_image, normalize_attr, region_mask, upsample_bilinear
 
 from test_report_factory import make_report
@@ -56,6 +57,12 @@ def _decode_data_uri(uri: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
+def _data(text: str) -> tuple[dict, list]:
+    """The page's image store and unit records, as its script reads them."""
+    scripts = {attrs.get("id"): body for attrs, body in _parse(text).scripts}
+    return json.loads(scripts["nl-images"]), json.loads(scripts["nl-units"])
+
+
 @pytest.fixture(scope="module")
 def report():
     return make_report(attributions=True, explanations=True)
@@ -79,11 +86,13 @@ def test_page_is_self_contained(page_text):
     assert "@import" not in page_text and "url(http" not in page_text
 
 
-def test_a_card_per_unit_with_hooks(report, page_text):
+def test_a_record_per_unit_with_controls(report, page_text):
     page = _parse(page_text)
-    cards = [a for t, a in page.tags if t == "article" and a.get("class") == "unit-card"]
-    assert [(c["data-layer"], int(c["data-unit"]), c["data-label"]) for c in cards] == \
-        [(u.layer, u.unit, u.label) for u in report.units]
+    _, records = _data(page_text)
+    assert [(r["layer"], r["unit"], r["label"], r["ref"]) for r in records] == \
+        [(u.layer, u.unit, u.label, u.ref) for u in report.units]
+    assert records[1]["flags"] == ["nonfinite"] and records[0]["cand"][0] == [report.units[0].label, "-0.5"]
+    assert dict(records[0]["stats"])["threshold"] == f"{report.units[0].threshold:.3g}"
     assert any(t == "input" and a.get("id") == "search" for t, a in page.tags)
     options = [a["value"] for t, a in page.tags if t == "option" and "value" in a]
     assert options[:3] == ["", "layer3", "layer4"]
@@ -92,40 +101,30 @@ def test_a_card_per_unit_with_hooks(report, page_text):
 
 
 def test_each_thumbnail_is_embedded_once_and_every_exemplar_refers_to_it(report, page_text):
-    page = _parse(page_text)
-    store_text = next(text for attrs, text in page.scripts if attrs.get("id") == "nl-images")
-    store = json.loads(store_text)
+    store, records = _data(page_text)
     used = {i for u in report.units for i in u.exemplar_ids} | {report.explanations[0]["image_id"]}
     assert set(map(int, store)) == used
-    for key, uri in store.items():
+    for key, (uri, h, w) in store.items():
         assert page_text.count(uri) == 1
         img = _decode_data_uri(uri)
-        assert max(img.size) == 64
-    refs = [a["data-image"] for t, a in page.tags if t == "img" and "data-image" in a]
-    assert len(refs) == sum(len(u.exemplar_ids) for u in report.units) + 1
-    assert set(refs) <= set(store)
-
-
-def test_masks_are_the_bilinear_upsampled_maps_over_the_threshold(report, page_text):
+        assert max(img.size) == 64 and img.size == (w, h)
+    assert [[i for i, _ in r["ex"]] for r in records] == [u.exemplar_ids for u in report.units]
     page = _parse(page_text)
-    masks = [a["src"] for t, a in page.tags if t == "img" and a.get("class") == "mask"]
-    assert len(masks) == sum(len(u.exemplar_ids) for u in report.units)
-    pairs = [(u, j) for u in report.units for j in range(len(u.exemplar_ids))]
-    for (u, j), uri in zip(pairs[::7], masks[::7]):
-        overlay = _decode_data_uri(uri)
-        assert overlay.mode == "P"
-        alpha = np.asarray(overlay.convert("RGBA"))[..., 3]
-        thumb = fit_image(report.images[u.exemplar_ids[j]], 64)
-        assert alpha.shape == thumb.shape[:2]
-        t = torch.from_numpy(u.maps[j].astype(np.float32))[None, None]
-        reference = F.interpolate(t, size=alpha.shape, mode="bilinear", align_corners=False)[0, 0].numpy()
-        expected = reference > u.threshold
-        assert expected.any() and not expected.all()
-        assert (alpha[~expected] == round(0.72 * 255)).all()
-        padded = np.pad(expected, 1, mode="edge")
-        interior = expected & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-        assert (alpha[interior] == 0).all()
-        assert (alpha[expected & ~interior] == 255).all()
+    assert [a["data-image"] for t, a in page.tags if t == "img" and "data-image" in a] == \
+        [str(report.explanations[0]["image_id"])]
+
+
+def test_maps_travel_exactly_with_their_thresholds(report, page_text):
+    _, records = _data(page_text)
+    for u, r in zip(report.units, records):
+        m = r["maps"]
+        assert (m["dtype"], m["h"], m["w"]) == ("f2", 7, 7) and r["th"] == u.threshold
+        decoded = np.frombuffer(base64.b64decode(m["data"]), "<f2").reshape(u.maps.shape)
+        assert np.array_equal(decoded, u.maps)
+    wide = UnitLabel("fc", 0, "x", exemplar_ids=[1], exemplar_scores=[1.0], threshold=0.5,
+                     maps=np.linspace(0, 1, 12, dtype=np.float32).reshape(1, 3, 4))
+    m = unit_records(LabelReport([wide]), {})[0]["maps"]
+    assert m["dtype"] == "f4" and np.array_equal(np.frombuffer(base64.b64decode(m["data"]), "<f4"), wide.maps.ravel())
 
 
 def test_bilinear_upsampling_matches_torch():
@@ -167,33 +166,30 @@ def test_blended_heat_map_is_half_heat_half_greyscale():
 
 
 def test_attributions_and_explanations_are_drawn(report, page_text):
-    page = _parse(page_text)
-    attributions = [a for t, a in page.tags if t == "img" and a.get("class") == "attribution"]
-    assert len(attributions) == sum(len(u.exemplar_ids) for u in report.units)
-    assert _decode_data_uri(attributions[0]["src"]).size[0] == 64
+    _, records = _data(page_text)
+    assert [len(r["attr"]) for r in records] == [len(u.exemplar_ids) for u in report.units]
+    assert _decode_data_uri(records[0]["attr"][0]).size[0] == 64
+    assert records[0]["attr_title"] == "Input attributions (absolute value, blended heat map)"
     assert 'id="explanations"' in page_text and "golden retriever" in page_text
+    page = _parse(page_text)
     links = [a["href"] for t, a in page.tags if t == "a" and a.get("href", "").startswith("#unit-")]
-    card_ids = {a["id"] for t, a in page.tags if t == "article" and a.get("class") == "unit-card"}
-    assert {h[1:] for h in links} <= card_ids
+    assert {h[1:] for h in links} <= {r["anchor"] for r in records}
     assert "#unit-layer3:1" in links
 
 
 def test_labels_are_escaped():
-    evil = '<script>alert("x")</script> & "quotes"'
+    evil = '<script>alert("x")</script> <!-- & "quotes"'
     text = LabelReport([UnitLabel("fc", 0, evil)], meta={"model": "</title><b>"}).to_html()
-    assert "<script>alert" not in text and "</title><b>" not in text
-    page = _parse(text)
-    card = next(a for t, a in page.tags if t == "article")
-    assert card["data-label"] == evil
+    assert "<script>alert" not in text and "</title><b>" not in text and "<!--" not in text
+    assert _data(text)[1][0]["label"] == evil
 
 
 def test_units_without_maps_or_images_still_render():
-    u = UnitLabel("fc", 0, "plain", exemplar_ids=[1, 2], exemplar_scores=[2.0, 1.0])
+    u = UnitLabel("fc", 0, "plain", exemplar_ids=[1, 2], exemplar_scores=[2.0, float("nan")])
     img = np.full((10, 10, 3), 128, np.uint8)
-    text = LabelReport([u], images={1: img}).to_html()
-    assert 'class="mask"' not in text
-    assert "image 2 not in report" in text
-    assert text.count('data-image="1"') == 1
+    store, records = _data(LabelReport([u], images={1: img}).to_html())
+    assert list(store) == ["1"] and "maps" not in records[0]
+    assert records[0]["ex"] == [[1, "2"], [2, "–"]] and records[0]["top"] == 2.0 and records[0]["score"] is None
 
 
 def test_render_options_are_validated(report):
@@ -221,7 +217,7 @@ def test_report_command_writes_html_and_csv(report, tmp_path, capsys):
     src = report.to_json(tmp_path / "report.json")
     code = _run_report_command([str(src), "--html", str(tmp_path / "r.html"), "--csv", str(tmp_path / "l.csv")])
     assert code == 0
-    assert (tmp_path / "r.html").read_text(encoding="utf-8").count('class="unit-card"') == len(report.units)
+    assert len(_data((tmp_path / "r.html").read_text(encoding="utf-8"))[1]) == len(report.units)
     assert (tmp_path / "l.csv").read_text(encoding="utf-8").splitlines()[0] == "layer,unit,description"
     assert "r.html" in capsys.readouterr().out
 

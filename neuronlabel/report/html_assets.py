@@ -5,6 +5,9 @@
 True
 """
 
+PAGE_SIZES = (20, 50, 100, 500)
+DEFAULT_PAGE_SIZE = 50
+
 CSS = """
 :root { --bg:#f5f6f8; --card:#fff; --ink:#1d2330; --muted:#667085; --line:#e3e6eb;
   --accent:#3155d4; --flag:#c2410c; --bar:#2f9e62; --neg:#d9485f; }
@@ -45,7 +48,11 @@ table.summary tr.active { background: rgba(49,85,212,.13); }
 .unit-card { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
   padding: 14px 16px; display: grid; grid-template-columns: minmax(220px, 300px) 1fr; gap: 16px;
   content-visibility: auto; contain-intrinsic-size: auto 320px; }
-.unit-card:target { outline: 2px solid var(--accent); }
+.unit-card:target, .unit-card.targeted { outline: 2px solid var(--accent); }
+.pager { display: flex; align-items: center; gap: 6px; color: var(--muted); font-size: 13px; }
+.pager button { padding: 5px 10px; border: 1px solid var(--line); border-radius: 8px; background: var(--card);
+  color: var(--ink); cursor: pointer; } .pager button:disabled { opacity: .4; cursor: default; }
+.pager.bottom { justify-content: center; margin-top: 14px; }
 @media (max-width: 760px) { .unit-card { grid-template-columns: 1fr; } }
 .unit-card h3 { margin: 0 0 2px; font-size: 17px; line-height: 1.3; }
 .ref { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; color: var(--muted); }
@@ -62,8 +69,8 @@ table.summary tr.active { background: rgba(49,85,212,.13); }
 figure.ex { margin: 0; }
 .frame { position: relative; line-height: 0; border-radius: 6px; overflow: hidden; background: #000; }
 .frame img { width: 100%; height: auto; display: block; }
-.frame img.mask { position: absolute; inset: 0; height: 100%; transition: opacity .15s; }
-.frame:hover img.mask { opacity: 0; }
+.frame .mask { position: absolute; inset: 0; width: 100%; height: 100%; transition: opacity .15s; }
+.frame:hover .mask { opacity: 0; }
 figcaption { font-size: 11px; color: var(--muted); text-align: center; margin-top: 2px;
   font-variant-numeric: tabular-nums; }
 .missing { aspect-ratio: 1; display: flex; align-items: center; justify-content: center; font-size: 11px;
@@ -83,61 +90,277 @@ details.attr summary { cursor: pointer; color: var(--muted); font-size: 13px; ma
 footer { padding: 16px 32px 32px; color: var(--muted); font-size: 12px; }
 """
 
-SCRIPT = """
+SCRIPT = r"""
 (function () {
   var store = JSON.parse(document.getElementById('nl-images').textContent);
-  document.querySelectorAll('img[data-image]').forEach(function (img) {
-    var src = store[img.getAttribute('data-image')];
-    if (src) { img.src = src; }
-  });
-  var cards = Array.prototype.slice.call(document.querySelectorAll('.unit-card'));
+  var units = JSON.parse(document.getElementById('nl-units').textContent);
   var container = document.getElementById('cards');
   var search = document.getElementById('search');
   var layerFilter = document.getElementById('layer-filter');
   var withCandidates = document.getElementById('search-candidates');
   var sortBy = document.getElementById('sort');
+  var pageSize = document.getElementById('page-size');
   var count = document.getElementById('visible-count');
+  var pageInfo = document.getElementById('page-info');
   var noMatch = document.getElementById('no-match');
   var rows = document.querySelectorAll('#layer-table tbody tr');
+  var byAnchor = {};
+  units.forEach(function (u, i) { u.index = i; byAnchor[u.anchor] = u; });
+  var order = units.slice(), shown = units, page = 0;
 
-  function apply() {
-    var terms = search.value.toLowerCase().split(/\\s+/).filter(Boolean);
-    var layer = layerFilter.value;
-    var shown = 0;
-    cards.forEach(function (card) {
-      var text = withCandidates.checked ? card.getAttribute('data-search')
-                                        : card.getAttribute('data-label').toLowerCase();
-      var ok = (!layer || card.getAttribute('data-layer') === layer) &&
-               terms.every(function (t) { return text.indexOf(t) !== -1; });
-      card.hidden = !ok;
-      if (ok) { shown += 1; }
-    });
-    rows.forEach(function (row) {
-      row.classList.toggle('active', row.getAttribute('data-layer') === layer);
-    });
-    count.textContent = shown + ' of ' + cards.length + ' units';
-    noMatch.hidden = shown > 0;
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
   }
 
-  function sortCards() {
+  function setImage(img, id) {
+    var entry = store[String(id)];
+    if (entry) { img.src = entry[0]; }
+  }
+  document.querySelectorAll('img[data-image]').forEach(function (img) { setImage(img, img.getAttribute('data-image')); });
+
+  function half(bits) {
+    var s = bits & 0x8000 ? -1 : 1, e = (bits >> 10) & 0x1f, f = bits & 0x3ff;
+    if (e === 0) { return s * f * Math.pow(2, -24); }
+    if (e === 31) { return f ? NaN : s * Infinity; }
+    return s * (1 + f / 1024) * Math.pow(2, e - 15);
+  }
+
+  function decodeMaps(m) {
+    var raw = atob(m.data), bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    if (m.dtype === 'f4') { return new Float32Array(bytes.buffer); }
+    var view = new DataView(bytes.buffer), out = new Float32Array(bytes.length / 2);
+    for (var j = 0; j < out.length; j++) { out[j] = half(view.getUint16(2 * j, true)); }
+    return out;
+  }
+
+  // overlays.upsample_bilinear (torch's align_corners=False) in float32, then > threshold.
+  function axis(nIn, nOut) {
+    var lo = new Int32Array(nOut), hi = new Int32Array(nOut), w = new Float32Array(nOut);
+    for (var o = 0; o < nOut; o++) {
+      var src = Math.max((o + 0.5) * (nIn / nOut) - 0.5, 0);
+      lo[o] = Math.min(Math.floor(src), nIn - 1);
+      hi[o] = Math.min(lo[o] + 1, nIn - 1);
+      w[o] = src - lo[o];
+    }
+    return {lo: lo, hi: hi, w: w};
+  }
+
+  function regionMask(map, h, w, H, W, threshold) {
+    var f = Math.fround, rowsUp = map, y, x;
+    if (h !== H) {
+      var ay = axis(h, H);
+      rowsUp = new Float32Array(H * w);
+      for (y = 0; y < H; y++) {
+        var wy = ay.w[y], oy = f(1 - wy), a = ay.lo[y] * w, b = ay.hi[y] * w;
+        for (x = 0; x < w; x++) { rowsUp[y * w + x] = f(f(map[a + x] * oy) + f(map[b + x] * wy)); }
+      }
+    }
+    var full = rowsUp;
+    if (w !== W) {
+      var ax = axis(w, W);
+      full = new Float32Array(H * W);
+      for (y = 0; y < H; y++) {
+        for (x = 0; x < W; x++) {
+          var wx = ax.w[x];
+          full[y * W + x] = f(f(rowsUp[y * w + ax.lo[x]] * f(1 - wx)) + f(rowsUp[y * w + ax.hi[x]] * wx));
+        }
+      }
+    }
+    var mask = new Uint8Array(H * W);
+    for (var i = 0; i < H * W; i++) { mask[i] = full[i] > threshold ? 1 : 0; }
+    return mask;
+  }
+
+  // overlays.mask_overlay_png: clear on the region, dark outside, an outline on its edge.
+  function drawMask(canvas, mask, H, W) {
+    var ctx = canvas.getContext('2d'), image = ctx.createImageData(W, H), d = image.data;
+    function at(y, x) { return mask[Math.min(Math.max(y, 0), H - 1) * W + Math.min(Math.max(x, 0), W - 1)]; }
+    for (var y = 0; y < H; y++) {
+      for (var x = 0; x < W; x++) {
+        var p = 4 * (y * W + x);
+        if (!mask[y * W + x]) { d[p] = 12; d[p + 1] = 14; d[p + 2] = 20; d[p + 3] = 184; }
+        else if (!(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1))) {
+          d[p] = 255; d[p + 1] = 214; d[p + 2] = 10; d[p + 3] = 255;
+        }
+      }
+    }
+    ctx.putImageData(image, 0, 0);
+  }
+
+  function card(u) {
+    if (u.node) { return u.node; }
+    var node = el('article', 'unit-card');
+    node.id = u.anchor;
+    node.setAttribute('data-layer', u.layer);
+    node.setAttribute('data-unit', u.unit);
+    node.setAttribute('data-label', u.label);
+    var info = el('div', 'info'), head = el('h3', 'label');
+    if (u.label) { head.textContent = u.label; } else { head.appendChild(el('em', '', '(no label)')); }
+    info.appendChild(head);
+    var ref = el('div', 'ref'), link = el('a', '', u.ref);
+    link.href = '#' + u.anchor;
+    ref.appendChild(link);
+    info.appendChild(ref);
+    u.flags.forEach(function (flag) { info.appendChild(el('span', 'flag', flag)); });
+    if (u.cand.length) {
+      var list = el('ol', 'candidates');
+      list.title = 'beam candidates, log-probability';
+      u.cand.forEach(function (c) {
+        var li = el('li');
+        li.appendChild(el('span', '', c[0]));
+        li.appendChild(el('span', 'num', c[1]));
+        list.appendChild(li);
+      });
+      info.appendChild(list);
+    }
+    var stats = el('dl', 'stats');
+    u.stats.forEach(function (kv) { stats.appendChild(el('dt', '', kv[0])); stats.appendChild(el('dd', 'num', kv[1])); });
+    info.appendChild(stats);
+    node.appendChild(info);
+    var evidence = el('div', 'evidence');
+    var figures = el('div', 'exemplars');
+    u.ex.forEach(function (e, j) {
+      var fig = el('figure', 'ex'), entry = store[String(e[0])];
+      if (!entry) {
+        fig.appendChild(el('div', 'missing', 'image ' + e[0] + ' not in report'));
+      } else {
+        var frame = el('div', 'frame'), img = el('img', 'exemplar');
+        img.setAttribute('data-image', e[0]);
+        img.alt = 'probe image ' + e[0];
+        img.src = entry[0];
+        frame.appendChild(img);
+        if (u.maps) {
+          var canvas = el('canvas', 'mask');
+          canvas.width = entry[2];
+          canvas.height = entry[1];
+          canvas.setAttribute('data-exemplar', j);
+          frame.appendChild(canvas);
+        }
+        fig.appendChild(frame);
+      }
+      fig.appendChild(el('figcaption', '', '#' + e[0] + ' · ' + e[1]));
+      figures.appendChild(fig);
+    });
+    if (u.ex.length) { evidence.appendChild(figures); } else { evidence.appendChild(el('div', 'hint', 'no exemplars')); }
+    if (u.attr && u.attr.some(Boolean)) {
+      var details = el('details', 'attr'), grid = el('div', 'exemplars');
+      details.appendChild(el('summary', '', u.attr_title));
+      u.attr.forEach(function (src, j) {
+        if (!src) { return; }
+        var fig = el('figure', 'ex'), frame = el('div', 'frame'), img = el('img', 'attribution');
+        img.alt = 'attribution on image ' + u.ex[j][0];
+        img.src = src;
+        frame.appendChild(img);
+        fig.appendChild(frame);
+        fig.appendChild(el('figcaption', '', '#' + u.ex[j][0]));
+        grid.appendChild(fig);
+      });
+      details.appendChild(grid);
+      evidence.appendChild(details);
+    }
+    node.appendChild(evidence);
+    node.nlUnit = u;
+    u.node = node;
+    if (u.maps) { watch(node); }
+    return node;
+  }
+
+  // Masks are painted when their card comes near the viewport, so a page of any size opens at once.
+  function paint(node) {
+    var u = node.nlUnit;
+    if (u.painted) { return; }
+    u.painted = true;
+    var maps = decodeMaps(u.maps), h = u.maps.h, w = u.maps.w;
+    node.querySelectorAll('canvas.mask').forEach(function (canvas) {
+      var j = parseInt(canvas.getAttribute('data-exemplar'), 10), H = canvas.height, W = canvas.width;
+      drawMask(canvas, regionMask(maps.subarray(j * h * w, (j + 1) * h * w), h, w, H, W, u.th), H, W);
+      canvas.setAttribute('data-painted', '1');
+    });
+    if (!document.documentElement.hasAttribute('data-first-masks-ms')) {
+      document.documentElement.setAttribute('data-first-masks-ms', String(performance.now()));
+    }
+  }
+  var observer = 'IntersectionObserver' in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) { if (e.isIntersecting) { observer.unobserve(e.target); paint(e.target); } });
+  }, {rootMargin: '100% 0px'}) : null;
+  function watch(node) { if (observer) { observer.observe(node); } else { paint(node); } }
+
+  function size() { return parseInt(pageSize.value, 10) || 50; }
+  function pages() { return Math.max(1, Math.ceil(shown.length / size())); }
+
+  function draw() {
+    page = Math.min(Math.max(page, 0), pages() - 1);
+    var part = document.createDocumentFragment();
+    shown.slice(page * size(), (page + 1) * size()).forEach(function (u) { part.appendChild(card(u)); });
+    container.textContent = '';
+    container.appendChild(part);
+    count.textContent = shown.length + ' of ' + units.length + ' units';
+    pageInfo.textContent = 'page ' + (page + 1) + ' of ' + pages();
+    document.querySelectorAll('.pager .prev').forEach(function (b) { b.disabled = page === 0; });
+    document.querySelectorAll('.pager .next').forEach(function (b) { b.disabled = page >= pages() - 1; });
+    document.querySelector('.pager.bottom').hidden = pages() < 2;
+    noMatch.hidden = shown.length > 0;
+  }
+
+  function apply() {
+    var terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var layer = layerFilter.value, candidates = withCandidates.checked;
+    shown = order.filter(function (u) {
+      var text = candidates ? u.search : u.label.toLowerCase();
+      return (!layer || u.layer === layer) && terms.every(function (t) { return text.indexOf(t) !== -1; });
+    });
+    rows.forEach(function (row) { row.classList.toggle('active', row.getAttribute('data-layer') === layer); });
+    page = 0;
+    draw();
+  }
+
+  function sortUnits() {
     var key = sortBy.value;
-    var sorted = cards.slice();
+    order = units.slice();
     if (key === 'label') {
-      sorted.sort(function (a, b) { return a.getAttribute('data-label').localeCompare(b.getAttribute('data-label')); });
+      order.sort(function (a, b) { return a.label.localeCompare(b.label) || a.index - b.index; });
     } else if (key === 'activation' || key === 'score') {
-      var attr = key === 'activation' ? 'data-activation' : 'data-score';
-      sorted.sort(function (a, b) {
-        var x = parseFloat(a.getAttribute(attr)), y = parseFloat(b.getAttribute(attr));
-        return (isNaN(y) ? -Infinity : y) - (isNaN(x) ? -Infinity : x);
+      var attr = key === 'activation' ? 'top' : 'score';
+      order.sort(function (a, b) {
+        var x = a[attr] === null ? -Infinity : a[attr], y = b[attr] === null ? -Infinity : b[attr];
+        return (y - x) || a.index - b.index;
       });
     }
-    sorted.forEach(function (card) { container.appendChild(card); });
+    apply();
+  }
+
+  function showTarget() {
+    var id = decodeURIComponent(location.hash.slice(1)), u = byAnchor[id];
+    if (!u) { return; }
+    var at = shown.indexOf(u);
+    if (at < 0) {
+      search.value = '';
+      layerFilter.value = '';
+      apply();
+      at = shown.indexOf(u);
+    }
+    page = Math.floor(at / size());
+    draw();
+    document.querySelectorAll('.unit-card.targeted').forEach(function (c) { c.classList.remove('targeted'); });
+    u.node.classList.add('targeted');
+    u.node.scrollIntoView();
   }
 
   ['input', 'search', 'change'].forEach(function (ev) { search.addEventListener(ev, apply); });
   layerFilter.addEventListener('change', apply);
   withCandidates.addEventListener('change', apply);
-  sortBy.addEventListener('change', sortCards);
+  sortBy.addEventListener('change', sortUnits);
+  pageSize.addEventListener('change', function () { page = 0; draw(); });
+  document.querySelectorAll('.pager .prev').forEach(function (b) {
+    b.addEventListener('click', function () { page -= 1; draw(); });
+  });
+  document.querySelectorAll('.pager .next').forEach(function (b) {
+    b.addEventListener('click', function () { page += 1; draw(); if (b.closest('.bottom')) { container.scrollIntoView(); } });
+  });
   rows.forEach(function (row) {
     row.addEventListener('click', function () {
       var layer = row.getAttribute('data-layer');
@@ -145,6 +368,9 @@ SCRIPT = """
       apply();
     });
   });
+  window.addEventListener('hashchange', showTarget);
   apply();
+  if (location.hash) { showTarget(); }
+  document.documentElement.setAttribute('data-first-render-ms', String(performance.now()));
 })();
 """

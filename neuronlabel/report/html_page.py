@@ -1,16 +1,19 @@
 """Render a LabelReport as one self-contained HTML page (inline CSS/JS, images as data URIs).
 
 >>> from neuronlabel.report import LabelReport, UnitLabel
->>> from neuronlabel.report.html_page import render
+>>> from neuronlabel.report.html_page import render, unit_records
 >>> page = render(LabelReport([UnitLabel("layer4", 0, "dog faces")]))
->>> page.count('class="unit-card"'), 'data-label="dog faces"' in page
-(1, True)
+>>> 'id="nl-units"' in page, unit_records(LabelReport([UnitLabel("layer4", 0, "dog faces")]), {})[0]["label"]
+(True, 'dog faces')
 
-Each exemplar is drawn as MILAN shows it: the unit's map is upsampled bilinearly to the
-thumbnail, thresholded at the unit's quantile, and everything outside is darkened (an
-overlay PNG on top of the thumbnail; hovering shows the whole image). Attributions are
-blended over the greyscale thumbnail as captum's ``"blended_heat_map"``. Each thumbnail is
-embedded once and referenced by id, so pages with many units sharing images stay small.
+The page holds every unit as data (label, candidates, stats, exemplar ids, the activation
+maps as float16/float32 bytes) and its script draws the cards of one page at a time, so a
+report of thousands of units opens as fast as one of fifty. Each exemplar is drawn as MILAN
+shows it: the unit's map upsampled bilinearly to the thumbnail, thresholded at the unit's
+quantile, everything outside darkened (a canvas over the thumbnail; hovering shows the
+whole image); the script repeats :func:`~neuronlabel.report.overlays.region_mask` in
+float32 arithmetic, pixel for pixel. Attributions are blended over the greyscale thumbnail
+as captum's ``"blended_heat_map"``. Each thumbnail is embedded once and referenced by id.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .html_assets import CSS, SCRIPT
-from .overlays import SIGNS, blended_heat_map, encode_jpeg, fit_image, mask_overlay_png, region_mask
+from .html_assets import CSS, DEFAULT_PAGE_SIZE, PAGE_SIZES, SCRIPT
+from .overlays import SIGNS, blended_heat_map, encode_jpeg, fit_image
 
 _META_ORDER = ("model", "layers", "k", "quantile", "probe", "probe_set", "captioner",
                "neuronlabel_version", "created")
@@ -45,7 +48,7 @@ def render(report, *, title: "str | None" = None, thumb_size: int = 112,
     used = {i for u in report.units for i in u.exemplar_ids}
     used |= {e["image_id"] for e in report.explanations if e.get("image_id") is not None}
     thumbs = {i: fit_image(report.images[i], thumb_size) for i in sorted(used) if i in report.images}
-    store = {str(i): _data_uri(encode_jpeg(t), "image/jpeg") for i, t in thumbs.items()}
+    store = {str(i): [_data_uri(encode_jpeg(t), "image/jpeg"), t.shape[0], t.shape[1]] for i, t in thumbs.items()}
 
     model = report.meta.get("model")
     title = title or ("neuronlabel report" + (f" — {model}" if model else ""))
@@ -62,18 +65,64 @@ def render(report, *, title: "str | None" = None, thumb_size: int = 112,
         _meta(report.meta), "</header>\n<main>\n",
         _overview(report),
         _controls(report),
-        "<div id=\"cards\">\n",
-        *(_card(u, thumbs, attribution_sign) for u in report.units),
-        "</div>\n<div id=\"no-match\" hidden>No unit matches the search.</div>\n",
+        "<noscript><p class=\"hint\">The unit cards are drawn by the page's script; enable JavaScript, or read "
+        "the same labels in the report's JSON or CSV file.</p></noscript>\n",
+        "<div id=\"cards\"></div>\n<div id=\"no-match\" hidden>No unit matches the search.</div>\n",
+        "<nav class=\"pager bottom\"><button type=\"button\" class=\"prev\">‹ Previous</button>"
+        "<button type=\"button\" class=\"next\">Next ›</button></nav>\n",
         _explanations(report.explanations, thumbs, refs),
         "</main>\n",
         f"<footer>Made with neuronlabel {_e(report.meta.get('neuronlabel_version', ''))}"
         f"{' · ' + _e(report.meta.get('created')) if report.meta.get('created') else ''}</footer>\n",
-        "<script type=\"application/json\" id=\"nl-images\">",
-        json.dumps(store).replace("</", "<\\/"),
-        "</script>\n<script>", SCRIPT, "</script>\n</body>\n</html>\n",
+        "<script type=\"application/json\" id=\"nl-images\">", _json(store), "</script>\n",
+        "<script type=\"application/json\" id=\"nl-units\">",
+        _json(unit_records(report, thumbs, attribution_sign)), "</script>\n",
+        "<script>", SCRIPT, "</script>\n</body>\n</html>\n",
     ]
     return "".join(parts)
+
+
+def unit_records(report, thumbs: dict, sign: str = "absolute_value") -> list:
+    """One plain-data record per unit: what the page's script draws a card from.
+
+    >>> from neuronlabel.report import LabelReport, UnitLabel
+    >>> rec = unit_records(LabelReport([UnitLabel("fc", 3, "cats", exemplar_ids=[7], exemplar_scores=[2.5])]), {})[0]
+    >>> rec["ref"], rec["ex"], rec["top"], "maps" in rec
+    ('fc:3', [[7, '2.5']], 2.5, False)
+    """
+    from .label_report import search_text
+
+    records = []
+    for u in report.units:
+        top = u.exemplar_scores[0] if u.exemplar_scores else math.nan
+        rec = {"ref": u.ref, "anchor": "unit-" + _anchor(u.ref), "layer": u.layer, "unit": u.unit, "label": u.label,
+               "search": search_text(u, True), "cand": [[c, _fmt(s)] for c, s in u.candidates],
+               "stats": [[k, _fmt(v)] for k, v in {"threshold": u.threshold, **u.stats}.items()],
+               "flags": list(u.flags), "ex": [[i, _fmt(s)] for i, s in zip(u.exemplar_ids, u.exemplar_scores)],
+               "top": _number(top), "score": _number(u.score)}
+        if u.maps is not None and math.isfinite(u.threshold) and len(u.exemplar_ids):
+            maps = np.ascontiguousarray(u.maps)
+            kind = "f2" if maps.dtype == np.float16 else "f4"
+            maps = maps.astype("<f2" if kind == "f2" else "<f4")
+            rec["maps"] = {"h": int(maps.shape[1]), "w": int(maps.shape[2]), "dtype": kind,
+                           "data": base64.b64encode(maps.tobytes()).decode("ascii")}
+            rec["th"] = float(u.threshold)
+        if u.attributions is not None:
+            rec["attr"] = [_data_uri(encode_jpeg(blended_heat_map(thumbs[i], u.attributions[j], sign=sign)),
+                                     "image/jpeg") if i in thumbs else None
+                           for j, i in enumerate(u.exemplar_ids)]
+            rec["attr_title"] = f"Input attributions ({sign.replace('_', ' ')}, blended heat map)"
+        records.append(rec)
+    return records
+
+
+def _json(data) -> str:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _number(x) -> "float | None":
+    return float(x) if x is not None and math.isfinite(x) else None
 
 
 def _e(x) -> str:
@@ -132,61 +181,13 @@ def _controls(report) -> str:
             "<select id=\"sort\" aria-label=\"Sort\"><option value=\"unit\">Sort: layer, unit</option>"
             "<option value=\"label\">Sort: label</option><option value=\"activation\">Sort: top activation</option>"
             "<option value=\"score\">Sort: caption score</option></select>"
-            f"<span id=\"visible-count\">{len(report.units)} units</span></div>\n")
-
-
-def _card(u, thumbs: dict, sign: str) -> str:
-    from .label_report import search_text
-
-    top = u.exemplar_scores[0] if u.exemplar_scores else math.nan
-    head = (f"<article class=\"unit-card\" id=\"unit-{_e(_anchor(u.ref))}\" data-layer=\"{_e(u.layer)}\" "
-            f"data-unit=\"{u.unit}\" data-label=\"{_e(u.label)}\" data-search=\"{_e(search_text(u, True))}\" "
-            f"data-activation=\"{top}\" data-score=\"{u.score if u.score is not None else 'nan'}\">")
-    flags = "".join(f"<span class=\"flag\">{_e(f)}</span>" for f in u.flags)
-    candidates = "".join(f"<li><span>{_e(c)}</span><span class=\"num\">{_fmt(s)}</span></li>"
-                         for c, s in u.candidates)
-    stats = {"threshold": u.threshold, **u.stats}
-    stat_html = "".join(f"<dt>{_e(k)}</dt><dd class=\"num\">{_fmt(v)}</dd>" for k, v in stats.items())
-    info = (f"<div class=\"info\"><h3 class=\"label\">{_e(u.label) or '<em>(no label)</em>'}</h3>"
-            f"<div class=\"ref\"><a href=\"#unit-{_e(_anchor(u.ref))}\">{_e(u.ref)}</a></div>{flags}"
-            + (f"<ol class=\"candidates\" title=\"beam candidates, log-probability\">{candidates}</ol>"
-               if candidates else "")
-            + f"<dl class=\"stats\">{stat_html}</dl></div>")
-    draw_masks = u.maps is not None and math.isfinite(u.threshold)
-    figures = []
-    for j, (image_id, score) in enumerate(zip(u.exemplar_ids, u.exemplar_scores)):
-        caption = f"<figcaption>#{image_id} · {_fmt(score)}</figcaption>"
-        if image_id not in thumbs:
-            figures.append(f"<figure class=\"ex\"><div class=\"missing\">image {image_id} not in "
-                           f"report</div>{caption}</figure>")
-            continue
-        mask = ""
-        if draw_masks:
-            region = region_mask(np.asarray(u.maps[j], dtype=np.float32), u.threshold, thumbs[image_id].shape[:2])
-            mask = f"<img class=\"mask\" alt=\"\" src=\"{_data_uri(mask_overlay_png(region), 'image/png')}\">"
-        figures.append(f"<figure class=\"ex\"><div class=\"frame\"><img class=\"exemplar\" "
-                       f"data-image=\"{image_id}\" alt=\"probe image {image_id}\">{mask}</div>{caption}</figure>")
-    exemplars = f"<div class=\"exemplars\">{''.join(figures)}</div>" if figures else \
-        "<div class=\"hint\">no exemplars</div>"
-    return (head + info + "<div class=\"evidence\">" + exemplars + _attributions(u, thumbs, sign)
-            + "</div></article>\n")
-
-
-def _attributions(u, thumbs: dict, sign: str) -> str:
-    if u.attributions is None:
-        return ""
-    figures = []
-    for j, image_id in enumerate(u.exemplar_ids):
-        if image_id not in thumbs:
-            continue
-        blended = blended_heat_map(thumbs[image_id], u.attributions[j], sign=sign)
-        figures.append(f"<figure class=\"ex\"><div class=\"frame\"><img class=\"attribution\" "
-                       f"alt=\"attribution on image {image_id}\" src=\"{_data_uri(encode_jpeg(blended), 'image/jpeg')}\">"
-                       f"</div><figcaption>#{image_id}</figcaption></figure>")
-    if not figures:
-        return ""
-    return (f"<details class=\"attr\"><summary>Input attributions ({_e(sign.replace('_', ' '))}, "
-            f"blended heat map)</summary><div class=\"exemplars\">{''.join(figures)}</div></details>")
+            f"<span id=\"visible-count\">{len(report.units)} units</span>"
+            "<nav class=\"pager top\" aria-label=\"Pages\"><button type=\"button\" class=\"prev\" "
+            "aria-label=\"Previous page\">‹</button><span id=\"page-info\"></span><button type=\"button\" "
+            "class=\"next\" aria-label=\"Next page\">›</button><select id=\"page-size\" aria-label=\"Units per page\">"
+            + "".join(f"<option value=\"{n}\"{' selected' if n == DEFAULT_PAGE_SIZE else ''}>{n} per page</option>"
+                      for n in PAGE_SIZES)
+            + "</select></nav></div>\n")
 
 
 def _explanations(explanations: list, thumbs: dict, refs: set) -> str:

@@ -243,10 +243,10 @@ class LabelReport:
 
     def to_html(self, path=None, *, title: "str | None" = None, thumb_size: int = 112,
                 attribution_sign: str = "absolute_value"):
-        """One self-contained HTML page: layer overview, search, a card per unit.
+        """One self-contained HTML page: layer overview, search, a card per unit, drawn a page at a time.
 
         >>> html = LabelReport([UnitLabel("fc", 0, "cats")]).to_html()
-        >>> 'class="unit-card"' in html and "http" not in html.split("<body", 1)[0]
+        >>> 'id="nl-units"' in html and "http" not in html.split("<body", 1)[0]
         True
 
         Returns the HTML when ``path`` is None, else writes it and returns the Path.
