@@ -40,8 +40,6 @@ def unit_attributions(net: nn.Module, layer: str, unit: int, inputs: torch.Tenso
     are ranked by. ``method``: captum ``NeuronGradient`` ("gradient"), ``NeuronIntegratedGradients``
     ("integrated_gradients", ``steps`` steps from a black image) or ``NeuronGradientShap``.
     """
-    from captum.attr import NeuronGradient, NeuronGradientShap, NeuronIntegratedGradients
-
     if method not in METHODS:
         raise InputError(f"unknown attribution method {method!r}; choose from {', '.join(METHODS)}")
     if inputs.dim() != 4:
@@ -57,18 +55,25 @@ def unit_attributions(net: nn.Module, layer: str, unit: int, inputs: torch.Tenso
 
     was_training = net.training
     net.eval()
-    x = inputs.detach().clone().requires_grad_(True)
     try:
-        if method == "gradient":
-            attr = NeuronGradient(net, module).attribute(x, neuron_selector=selector)
-        elif method == "integrated_gradients":
-            attr = NeuronIntegratedGradients(net, module).attribute(x, neuron_selector=selector, n_steps=steps,
-                                                                    internal_batch_size=max(1, len(x)))
-        else:
-            attr = NeuronGradientShap(net, module).attribute(x, neuron_selector=selector,
-                                                             baselines=torch.zeros_like(x[:1]), n_samples=steps)
+        with torch.inference_mode(False), torch.enable_grad():
+            return _neuron_attribution(net, module, selector, inputs, method, steps)
     finally:
         net.train(was_training)
+
+
+def _neuron_attribution(net, module, selector, inputs, method: str, steps: int) -> torch.Tensor:
+    from captum.attr import NeuronGradient, NeuronGradientShap, NeuronIntegratedGradients
+
+    x = inputs.detach().clone().requires_grad_(True)
+    if method == "gradient":
+        attr = NeuronGradient(net, module).attribute(x, neuron_selector=selector)
+    elif method == "integrated_gradients":
+        attr = NeuronIntegratedGradients(net, module).attribute(x, neuron_selector=selector, n_steps=steps,
+                                                                internal_batch_size=max(1, len(x)))
+    else:
+        attr = NeuronGradientShap(net, module).attribute(x, neuron_selector=selector,
+                                                         baselines=torch.zeros_like(x[:1]), n_samples=steps)
     return attr.detach().sum(dim=1)
 
 
@@ -89,10 +94,12 @@ def unit_contributions(net: nn.Module, layer: str, inputs: torch.Tensor, target:
     was_training = net.training
     net.eval()
     try:
-        if target is None:
-            with torch.no_grad():
-                target = int(net(inputs).argmax(1))
-        attr = LayerGradientXActivation(net, module).attribute(inputs, target=target)
+        with torch.inference_mode(False), torch.enable_grad():
+            inputs = inputs.detach().clone()
+            if target is None:
+                with torch.no_grad():
+                    target = int(net(inputs).argmax(1))
+            attr = LayerGradientXActivation(net, module).attribute(inputs, target=target)
     finally:
         net.train(was_training)
     maps = _unit_maps(net, layer, attr, tuple(inputs.shape[-2:]))
@@ -108,7 +115,8 @@ def explain(report, image: torch.Tensor, layer: Optional[str] = None, target: Op
     >>> explanation["contributions"][0]                                # doctest: +SKIP
     ('blocks.6:17', 'dog faces', 0.83)
 
-    ``image`` is one model input ``[3, H, W]``. The result is also appended to
+    ``image`` is one model input ``[3, H, W]``, or an image file path or PIL image, which is
+    preprocessed with the network's own data config. The result is also appended to
     ``report.explanations`` so the HTML report shows it.
     """
     net = net if net is not None else getattr(report, "net", None)
@@ -119,7 +127,7 @@ def explain(report, image: torch.Tensor, layer: Optional[str] = None, target: Op
     layer = layer or layers[-1]
     if layer not in layers:
         raise UnknownLayerError(f"the report has no layer {layer!r}; it has {layers}" + did_you_mean(layer, layers))
-    scores, target = unit_contributions(net, layer, image, target)
+    scores, target = unit_contributions(net, layer, _model_input(image, net), target)
     order = torch.argsort(scores, descending=True)[:top].tolist()
     contributions = []
     for u in order:
@@ -132,3 +140,27 @@ def explain(report, image: torch.Tensor, layer: Optional[str] = None, target: Op
              "contributions": contributions}
     report.explanations.append(entry)
     return entry
+
+
+def _model_input(image, net: nn.Module) -> torch.Tensor:
+    """A model input tensor from a tensor, an image file path or a PIL image (preprocessed for ``net``)."""
+    import os
+
+    from PIL import Image
+
+    from .errors import ProbeSourceError
+    from .sources import data_config, load_rgb, transform_from_config
+
+    if isinstance(image, torch.Tensor):
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            image = load_rgb(image)
+        except FileNotFoundError:
+            raise InputError(f"explain: no image file {str(image)!r}") from None
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            raise ProbeSourceError(f"explain: cannot read image {str(image)!r}: {err}") from err
+    if isinstance(image, Image.Image):
+        return transform_from_config(data_config(net))(image.convert("RGB"))
+    raise InputError(f"explain takes one image: a model input tensor [3, H, W], an image file path or a PIL image; "
+                     f"got {type(image).__name__}")

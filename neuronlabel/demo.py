@@ -122,5 +122,8 @@ class DemoPhotos(ProbeSource):
     def display(self, i: int):
         return self.transform(self.items[i][1]) if self.normalize is not None else super().display(i)
 
+    def name(self, i: int) -> str:
+        return self.names[i]
+
     def describe(self) -> str:
         return f"built-in demo photos ({len(self)} images)"

@@ -212,11 +212,8 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     described = describe_units(result, cap, beam_size=beam_size, images=images, checkpoint=checkpoint,
                                progress=progress, units=chosen)
     t_caption = time.perf_counter() - t0 - t_probe
-    if attributions:
-        with torch.inference_mode(False), torch.enable_grad():
-            attributed = _attributions(net, result, attributions, attribution_method, cap.device, chosen)
-    else:
-        attributed = {}
+    attributed = (_attributions(net, result, attributions, attribution_method, cap.device, chosen)
+                  if attributions else {})
     report = build_report(result, described, cap, attributed, model_name or type(net).__name__,
                           {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}, images=images,
                           units=chosen)

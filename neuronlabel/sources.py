@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from torchvision import transforms as T
 
@@ -79,9 +79,20 @@ def split_normalize(transform: Callable) -> tuple[Callable, Optional[T.Normalize
 
 
 def load_rgb(path: "str | os.PathLike") -> Image.Image:
-    """Open an image as 8-bit RGB: grayscale, palette, RGBA (on white) and 16-bit images included."""
+    """Open an image as 8-bit RGB, upright: grayscale, palette, RGBA (on white) and 16-bit images included.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "gray.png")
+    >>> Image.new("L", (4, 2), 128).save(path)
+    >>> load_rgb(path).mode, load_rgb(path).size
+    ('RGB', (4, 2))
+
+    An EXIF orientation tag (phone photos) is applied, so the image is probed and shown as
+    it is meant to be seen.
+    """
     with Image.open(path) as im:
         im.load()
+        im = ImageOps.exif_transpose(im)
         if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
             arr = np.asarray(im, dtype=np.float64)
             top = arr.max() if arr.max() > 255 else 255.0
@@ -105,7 +116,12 @@ class ProbeSource(torch.utils.data.Dataset):
             std = torch.tensor(self.normalize.std, dtype=x.dtype).view(-1, 1, 1)
             return (x * std + mean).clamp(0, 1)
         lo, hi = x.amin(), x.amax()
-        return x.clamp(0, 1) if lo >= 0 and hi <= 1 else (x - lo) / (hi - lo).clamp(min=1e-12)
+        x = x.clamp(0, 1) if lo >= 0 and hi <= 1 else (x - lo) / (hi - lo).clamp(min=1e-12)
+        return x.expand(3, -1, -1) if x.shape[0] == 1 else x
+
+    def name(self, i: int) -> str:
+        """How warnings name image ``i`` (a file name, a photo name, or its index)."""
+        return f"image {i}"
 
     def displays(self, ids: Sequence[int]) -> torch.Tensor:
         """The display images of ``ids``, stacked ``[n, 3, H, W]``, fetched by id (no pass over the set)."""
@@ -116,21 +132,96 @@ class ProbeSource(torch.utils.data.Dataset):
 
 
 class TensorSource(ProbeSource):
-    """Images already preprocessed, ``[N, 3, H, W]``; pass ``normalize`` to display them faithfully."""
+    """Images already preprocessed, ``[N, C, H, W]``; pass ``normalize`` to display them faithfully.
 
-    def __init__(self, images: torch.Tensor, normalize: Optional[T.Normalize] = None):
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     src = TensorSource(torch.full((2, 20, 20, 3), 255, dtype=torch.uint8))
+    >>> src[0].shape, float(src[0].max()), [str(w.message)[:30] for w in caught]
+    (torch.Size([3, 20, 20]), 1.0, ['the image tensor of shape (2, ', 'the image tensor holds uint8 p'])
+
+    Read with a warning: a channels-last ``[N, H, W, C]`` tensor (permuted), 1-channel images
+    for a 3-channel network (repeated), uint8 pixels 0-255 (scaled to [0, 1], then normalised
+    with ``pixel_normalize``, the network's own mean and std). Images holding NaN or infinite
+    values are skipped like unreadable files; a tensor of only such images is refused.
+    """
+
+    def __init__(self, images: torch.Tensor, normalize: Optional[T.Normalize] = None, *,
+                 channels: Optional[int] = None, pixel_normalize: Optional[T.Normalize] = None):
         if images.dim() != 4:
             raise ProbeSourceError(f"an image tensor must be [N, C, H, W], got shape {tuple(images.shape)}")
         if images.shape[0] == 0:
             raise ProbeSourceError("the image tensor holds no images (N = 0)")
+        want = channels or 3
+        if images.shape[1] not in (1, want) and images.shape[-1] in (1, want):
+            warnings.warn(f"the image tensor of shape {tuple(images.shape)} looks channels-last [N, H, W, C]; it is "
+                          "read as [N, C, H, W] (images.permute(0, 3, 1, 2)); pass NCHW to silence this", stacklevel=4)
+            images = images.permute(0, 3, 1, 2)
+        c = images.shape[1]
+        if c not in (1, want):
+            raise ProbeSourceError(f"the image tensor has {c} channels (shape {tuple(images.shape)}) and the network "
+                                   f"takes {want}; pass [N, {want}, H, W]")
+        self.repeat = c == 1 and want != 1
+        if self.repeat:
+            warnings.warn(f"the image tensor has 1 channel (grayscale) and the network takes {want}; the channel is "
+                          f"repeated {want} times", stacklevel=4)
+        self.pixels = images.dtype == torch.uint8
+        if self.pixels:
+            how = (f"normalised with the network's mean {list(pixel_normalize.mean)} and std "
+                   f"{list(pixel_normalize.std)}" if pixel_normalize is not None else "not normalised")
+            warnings.warn(f"the image tensor holds uint8 pixels (0-255); they are scaled to [0, 1] and {how}. Pass "
+                          "float model inputs to skip this", stacklevel=4)
+            normalize = pixel_normalize
+        elif not images.is_floating_point():
+            raise ProbeSourceError(f"the image tensor has dtype {images.dtype}; pass float model inputs "
+                                   "(preprocessed) or uint8 pixels 0-255")
+        if min(images.shape[-2:]) < TINY:
+            warnings.warn(f"the probe images are tiny ({images.shape[-2]}x{images.shape[-1]} pixels): units see "
+                          "almost nothing in them", stacklevel=4)
         self.images = images
+        self.want = want
         self.normalize = normalize
+        self.pixel_normalize = pixel_normalize if self.pixels else None
+        self.nonfinite = set() if self.pixels else _nonfinite(images)
+        if len(self.nonfinite) == len(images):
+            raise ProbeSourceError(f"all {len(images)} images of the tensor hold NaN or infinite values; nothing "
+                                   "can be probed")
+        if self.nonfinite:
+            bad = sorted(self.nonfinite)
+            warnings.warn(f"{len(bad)} image(s) of the tensor hold NaN or infinite values and are skipped: "
+                          f"{_listed([f'image {i}' for i in bad])}", stacklevel=4)
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
+        if i in self.nonfinite:
+            raise ProbeSourceError(f"image {i} of the tensor holds NaN or infinite values")
+        x = self.images[i]
+        if self.pixels:
+            x = x.float() / 255.0
+        if self.repeat:
+            x = x.expand(self.want, -1, -1)
+        if self.pixel_normalize is not None:
+            x = self.pixel_normalize(x)
+        return x
+
+
+TINY = 8
+
+
+def _nonfinite(images: torch.Tensor) -> set:
+    bad = []
+    for lo in range(0, len(images), 256):
+        rows = images[lo:lo + 256].flatten(1)
+        bad += (lo + torch.nonzero(~torch.isfinite(rows).all(1)).flatten()).tolist()
+    return set(bad)
+
+
+def _listed(names: Sequence[str], n: int = 5) -> str:
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
 
 
 class FolderSource(ProbeSource):
@@ -146,19 +237,31 @@ class FolderSource(ProbeSource):
         files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         if not files:
             raise ProbeSourceError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {str(self.root)!r}")
-        good, bad = [], []
+        good, bad, oversized, tiny = [], [], [], []
         for path in files:
             try:
                 with Image.open(path) as im:
+                    size = im.size
                     im.verify()
                 good.append(path)
+                if min(size) < TINY:
+                    tiny.append(f"{path.relative_to(self.root)} ({size[0]}x{size[1]})")
+            except Image.DecompressionBombError as err:
+                bad.append(path)
+                oversized.append(f"{path.name} ({err})")
             except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
                 bad.append(path)
         if bad:
-            warnings.warn(f"skipped {len(bad)} unreadable or corrupt image file(s) under {str(self.root)!r}, "
-                          f"e.g. {bad[0].name}", stacklevel=3)
+            bomb = (f"; {len(oversized)} of them over Pillow's decompression-bomb limit, e.g. {oversized[0]} "
+                    "(raise PIL.Image.MAX_IMAGE_PIXELS to read them)") if oversized else ""
+            warnings.warn(f"skipped {len(bad)} unreadable, corrupt or oversized image file(s) under "
+                          f"{str(self.root)!r}, e.g. {bad[0].name}{bomb}", stacklevel=3)
         if not good:
             raise ProbeSourceError(f"none of the {len(files)} image files under {str(self.root)!r} could be read")
+        if tiny:
+            warnings.warn(f"{len(tiny)} of the {len(good)} probe images under {str(self.root)!r} are tiny (under "
+                          f"{TINY} pixels on a side), so units see almost nothing in them: {_listed(tiny)}",
+                          stacklevel=3)
         self.files = good
         self.skipped = [str(p) for p in bad]
         self.transform, self.normalize = split_normalize(transform)
@@ -169,7 +272,7 @@ class FolderSource(ProbeSource):
     def _geometry(self, i: int) -> torch.Tensor:
         try:
             return self.transform(load_rgb(self.files[i]))
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
             raise ProbeSourceError(f"cannot read image {str(self.files[i])!r}: {err}") from err
 
     def __getitem__(self, i: int) -> torch.Tensor:
@@ -179,6 +282,9 @@ class FolderSource(ProbeSource):
     def display(self, i: int) -> torch.Tensor:
         x = self._geometry(i)
         return x if self.normalize is not None else super().display(i)
+
+    def name(self, i: int) -> str:
+        return str(self.files[i].relative_to(self.root))
 
     def describe(self) -> str:
         return f"folder {str(self.root)!r} ({len(self)} images)"
@@ -205,8 +311,16 @@ class DatasetSource(ProbeSource):
         if isinstance(item, (tuple, list)):
             item = item[0]
         if isinstance(item, Image.Image):
-            return self.transform(item.convert("RGB")), True
+            return self.transform(ImageOps.exif_transpose(item).convert("RGB")), True
         if isinstance(item, torch.Tensor):
+            if item.dtype == torch.uint8:
+                if not getattr(self, "_warned_pixels", False):
+                    self._warned_pixels = True
+                    warnings.warn(f"{type(self.dataset).__name__} gives uint8 pixel tensors (0-255); they are scaled "
+                                  "to [0, 1] and normalised like PIL images", stacklevel=2)
+                return item.float() / 255.0, True
+            if item.is_floating_point() and not bool(torch.isfinite(item).all()):
+                raise ProbeSourceError(f"item {i} of {type(self.dataset).__name__} holds NaN or infinite values")
             return item, False
         raise ProbeSourceError(f"item {i} of {type(self.dataset).__name__} is a {type(item).__name__}; "
                                "expected a PIL image or a [3, H, W] tensor (or a tuple starting with one)")
@@ -220,6 +334,9 @@ class DatasetSource(ProbeSource):
         if from_pil and self.normalize is not None:
             return x
         return super().display(i)
+
+    def name(self, i: int) -> str:
+        return f"item {i} of {type(self.dataset).__name__}"
 
 
 def as_source(images=None, net: Optional[nn.Module] = None, transform: Optional[Callable] = None) -> ProbeSource:
@@ -239,9 +356,19 @@ def as_source(images=None, net: Optional[nn.Module] = None, transform: Optional[
     if isinstance(images, (str, os.PathLike)):
         return FolderSource(images, transform)
     if isinstance(images, torch.Tensor):
-        return TensorSource(images)
+        return TensorSource(images, channels=_input_channels(net), pixel_normalize=split_normalize(transform)[1])
     if hasattr(images, "__getitem__"):
         return DatasetSource(images, transform)
     raise ProbeSourceError(f"cannot read probe images from a {type(images).__name__}; pass a folder path, "
                            "a torch Dataset, a [N, 3, H, W] tensor, or None for the built-in demo photos")
 
+
+
+def _input_channels(net: Optional[nn.Module]) -> Optional[int]:
+    """The colour channels the network's first convolution takes (None when it has none)."""
+    if net is None:
+        return None
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            return module.in_channels
+    return None

@@ -75,10 +75,12 @@ def run(args: argparse.Namespace) -> int:
     except NeuronLabelError as e:
         return _usage(str(e), args.format)
     if args.output:
+        from ..files import atomic_write
+
         try:
-            Path(args.output).write_text(text + "\n", encoding="utf-8")
-        except OSError as e:
-            return _usage(f"cannot write --output {args.output!r}: {e.strerror}", args.format)
+            atomic_write(Path(args.output), text + "\n")
+        except NeuronLabelError as e:
+            return _usage(f"--output: {e}", args.format)
         print(_headline(result) + f"; {args.format} output written to {args.output}")
     else:
         print(text)

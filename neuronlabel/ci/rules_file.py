@@ -67,7 +67,11 @@ def load_rules(path, defaults: "dict | None" = None) -> list:
     path = Path(path)
     if not path.is_file():
         raise RulesFileError(f"rules file {str(path)!r} does not exist; see docs/ci-checks.md for the format")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise RulesFileError(f"rules file {str(path)!r} is not UTF-8 text ({err.reason} at byte {err.start}); "
+                             "save it as UTF-8") from None
     return parse_rules(text, str(path), defaults)
 
 

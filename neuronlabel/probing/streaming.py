@@ -300,6 +300,15 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
     fingerprint = _fingerprint(names, k, quantile, bins, indices, n_source)
     stats: dict[str, _LayerStats] = {}
     done_batches, num_images, image_size, skipped = 0, 0, None, []
+    constant: list = []
+    pending: list = []
+
+    def constant_ids() -> list:
+        while pending:
+            batch_ids, same = pending.pop(0)
+            constant.extend(batch_ids[same.cpu()].tolist())
+        return constant
+
     if checkpoint is not None and Path(checkpoint).exists():
         state = _load(checkpoint)
         if state.get("fingerprint") != fingerprint:
@@ -311,13 +320,14 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
         result = ProbeResult.from_state(state["result"], device=run_device)
         stats, num_images, image_size = result._stats, result.num_images, result.image_size
         done_batches, skipped = int(state["done_batches"]), list(state.get("skipped", []))
+        constant.extend(state.get("constant", []))
 
     def save_checkpoint():
         if checkpoint is None:
             return
         result = ProbeResult(stats, k=k, quantile=quantile, bins=bins, image_size=image_size, num_images=num_images)
         _atomic_save({"fingerprint": fingerprint, "batch_size": batch_size, "done_batches": done_batches,
-                      "skipped": skipped, "result": result.state_dict()}, checkpoint)
+                      "skipped": skipped, "constant": constant_ids(), "result": result.state_dict()}, checkpoint)
 
     modules = dict(net.named_modules())
     current: dict = {}
@@ -367,6 +377,8 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
                     x = x.to(run_device, dtype=dtype, non_blocking=True)
                     image_size = image_size or tuple(x.shape[-2:])
                     _forward(net, x, ids.to(run_device), names, stats, current, order)
+                    flat = x.flatten(2)
+                    pending.append((ids, (flat.amax(2) == flat.amin(2)).all(1)))
                     num_images += x.shape[0]
                 done_batches += 1
                 bar.update(1)
@@ -388,7 +400,13 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
         reason = f" (e.g. {skipped[0]})" if skipped else ""
         raise ProbeSourceError(f"no probe image could be read; nothing was probed{reason}")
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} probe image(s) that could not be read, e.g. {skipped[0]}", stacklevel=2)
+        warnings.warn(f"skipped {len(skipped)} probe image(s) that could not be read, e.g. {skipped[0]}", stacklevel=3)
+    if constant_ids():
+        named = ", ".join(source.name(i) for i in constant[:5]) + (f" and {len(constant) - 5} more"
+                                                                  if len(constant) > 5 else "")
+        share = f"all {num_images}" if len(constant) == num_images else f"{len(constant)} of the {num_images}"
+        warnings.warn(f"{share} probe images are constant (every pixel the same colour), so they show units nothing: "
+                      f"{named}", stacklevel=3)
     meta = {"source": source.describe(), "model": type(net).__name__, "skipped": len(skipped)}
     return ProbeResult({name: stats[name] for name in names}, k=k, quantile=quantile, bins=bins,
                        image_size=image_size, source=source, num_images=num_images, meta=meta)

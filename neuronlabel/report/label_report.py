@@ -176,16 +176,16 @@ class LabelReport:
         >>> LabelReport.from_json(text)["fc:0"].label
         'x'
 
-        Returns the JSON text when ``path`` is None, else writes it and returns the Path.
+        Returns the JSON text when ``path`` is None, else writes it (atomically) and returns the Path.
         """
         from .serialization import dumps
 
         text = dumps(self, indent=indent)
         if path is None:
             return text
-        path = Path(path)
-        path.write_text(text, encoding="utf-8")
-        return path
+        from ..files import atomic_write
+
+        return atomic_write(path, text)
 
     @classmethod
     def from_json(cls, source) -> "LabelReport":
@@ -213,9 +213,9 @@ class LabelReport:
         text = buf.getvalue()
         if path is None:
             return text
-        path = Path(path)
-        path.write_text(text, encoding="utf-8", newline="")
-        return path
+        from ..files import atomic_write
+
+        return atomic_write(path, text)
 
     def to_dataframe(self):
         """A pandas DataFrame, one row per unit (stats become ``stats.<name>`` columns).
@@ -249,16 +249,16 @@ class LabelReport:
         >>> 'id="nl-units"' in html and "http" not in html.split("<body", 1)[0]
         True
 
-        Returns the HTML when ``path`` is None, else writes it and returns the Path.
+        Returns the HTML when ``path`` is None, else writes it (atomically) and returns the Path.
         """
         from .html_page import render
 
         text = render(self, title=title, thumb_size=thumb_size, attribution_sign=attribution_sign)
         if path is None:
             return text
-        path = Path(path)
-        path.write_text(text, encoding="utf-8")
-        return path
+        from ..files import atomic_write
+
+        return atomic_write(path, text)
 
     def explain(self, image, target=None, layer=None, top: int = 10, **kwargs) -> dict:
         """The labelled units of ``layer`` that contribute most to the prediction on one image.
