@@ -139,12 +139,12 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
                     "shard": list(shard), "images": ids.tolist()}
         store = CaptionStore(captions_path(checkpoint), caption_key(result, mine, captioner, settings))
     out = dict(store.done) if store is not None else {}
-    chunks = [(layer, units[lo:lo + unit_chunk]) for layer, units in mine.items()
-              for lo in range(0, len(units), unit_chunk)]
+    chunks = [(layer, of_layer[lo:lo + unit_chunk]) for layer, of_layer in mine.items()
+              for lo in range(0, len(of_layer), unit_chunk)]
     todo = [(layer, chunk) for layer, chunk in chunks if any((layer, u) not in out for u in chunk)]
     features = _LazyFeatures(captioner, images, encode_batch_size)
     ids = ids.to(captioner.device)
-    total = sum(len(units) for units in mine.values())
+    total = sum(len(of_layer) for of_layer in mine.values())
     bar = tqdm(total=total, initial=total - sum(len(c) for _, c in todo), desc="caption", unit="unit",
                disable=not progress)
     try:
