@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -123,8 +122,7 @@ def test_check_warns_when_the_labeller_has_no_word_for_a_concept():
 def test_check_cli_refusal_is_one_line_exit_2(tmp_path):
     path = tmp_path / "r.json"
     LabelReport([UnitLabel("l", 0, "dogs")]).to_json(path)
-    t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "neuronlabel.cli", "check", str(path), "--concepts", "humans;cups"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "commas" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1 and time.perf_counter() - t0 < 30
+    assert len(out.stderr.strip().splitlines()) == 1
