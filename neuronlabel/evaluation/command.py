@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="--known-answer: at most this many ImageNet and "
                         "texture photos each (quick runs; all COCO photos are kept)")
     parser.add_argument("--markdown", type=Path, help="--known-answer: also write the table here")
+    parser.add_argument("--no-evidence", action="store_true", help="--known-answer: label with the captioner "
+                        "alone (label_model(evidence=False)), as before the evidence stage")
 
 
 def _row(name: str, s: dict) -> str:
@@ -65,7 +67,8 @@ def run_known_answer(args) -> int:
         if path is not None and path.is_dir():
             raise InputError(f"{path} is a folder; give a file name")
     result = known_answer(args.captioner, args.data or _default_data(), cache=args.cache,
-                          networks=args.networks or list(NETWORKS), limit=args.limit, seed=args.seed)
+                          networks=args.networks or list(NETWORKS), limit=args.limit, seed=args.seed,
+                          evidence=False if args.no_evidence else None)
     table = markdown(result)
     print(table)
     print(f"total {result['seconds']['total']:.0f} s")

@@ -4,9 +4,9 @@
 >>> NETWORKS["efficientnet_lite0"]["final"]
 'classifier'
 
-``known_answer(captioner, data)`` labels, per network of :data:`NETWORKS`, the final layer and
-two hidden layers over set A (ImageNet sample + COCO-mini photos) and the hidden layers over
-set B (the held-out texture photos) with :func:`neuronlabel.label_model`, exactly as a user
+``known_answer(captioner, data)`` labels, per network of :data:`NETWORKS`, the final layer, two
+hidden layers and one earlier ("mid") layer over set A (ImageNet sample + COCO-mini photos) and
+the hidden and mid layers over set B (the held-out texture photos) with :func:`neuronlabel.label_model`, exactly as a user
 would, then scores six sections (:mod:`.sections`) against three baselines: chance (each unit
 scored against another unit's answer), a constant label (the layer's most frequent label) and
 a Network-Dissection-style label (the unit's best-IoU known concept on the same annotations).
@@ -24,9 +24,9 @@ import torch
 from . import data as known
 from .sections import Context, score_network
 
-NETWORKS = {
-    "efficientnet_lite0": {"final": "classifier", "hidden": ["blocks.5", "blocks.6"]},
-    "mobilenet_v2": {"final": "classifier.1", "hidden": ["features.14", "features.17"]},
+NETWORKS = {      # "mid": one earlier layer, where texture, colour and face units are more common
+    "efficientnet_lite0": {"final": "classifier", "hidden": ["blocks.5", "blocks.6"], "mid": ["blocks.4"]},
+    "mobilenet_v2": {"final": "classifier.1", "hidden": ["features.14", "features.17"], "mid": ["features.10"]},
 }
 
 
@@ -40,7 +40,7 @@ def _source(pixels: torch.Tensor, net):
 
 def known_answer(captioner=None, data: "str | Path" = "../shared/data", *, cache: Optional[Path] = None,
                  networks: Sequence[str] = tuple(NETWORKS), limit: Optional[int] = None, progress: bool = True,
-                 seed: int = 0, batch_size: int = 64, log=print) -> dict:
+                 seed: int = 0, batch_size: int = 64, evidence: Optional[bool] = None, log=print) -> dict:
     """Label and score; returns ``{"networks": {name: {"sections": ..., "units": ...}}, "sizes": ..., "seconds": ...}``.
 
     >>> known_answer(data="/nonexistent")                               # doctest: +ELLIPSIS
@@ -59,6 +59,7 @@ def known_answer(captioner=None, data: "str | Path" = "../shared/data", *, cache
 
         raise InputError(f"unknown network(s) {unknown}; the benchmark knows {list(NETWORKS)}")
     cap = captioner if isinstance(captioner, Captioner) else Captioner.load(captioner)
+    extra = {} if evidence is None else {"evidence": bool(evidence)}
     cache = Path(cache or DEFAULT_CACHE)
     t0 = time.perf_counter()
     photos = known.photos(data, cache, progress=progress, limit=limit)
@@ -72,15 +73,16 @@ def known_answer(captioner=None, data: "str | Path" = "../shared/data", *, cache
                                      "coco": sum(c is None for c in photos.classes),
                                      "photos_with_faces": int(sum(bool(f.any()) for f in photos.faces)),
                                      "textures": len(textures), "texture_classes": len(set(textures.textures))},
-           "captioner": str(captioner) if captioner is not None else "bundled", "seconds": {}}
+           "captioner": str(captioner) if captioner is not None else "bundled", "evidence": evidence,
+           "seconds": {}}
     for name in networks:
         spec = NETWORKS[name]
         net, _ = models.load(name)
         t1 = time.perf_counter()
-        rep_a = label_model(net, spec["hidden"] + [spec["final"]], images=_source(photos.pixels, net),
-                            captioner=cap, progress=progress, batch_size=batch_size, model_name=name)
-        rep_b = label_model(net, spec["hidden"], images=_source(textures.pixels, net), captioner=cap,
-                            progress=progress, batch_size=batch_size, model_name=name)
+        rep_a = label_model(net, spec["mid"] + spec["hidden"] + [spec["final"]], images=_source(photos.pixels, net),
+                            captioner=cap, progress=progress, batch_size=batch_size, model_name=name, **extra)
+        rep_b = label_model(net, spec["mid"] + spec["hidden"], images=_source(textures.pixels, net), captioner=cap,
+                            progress=progress, batch_size=batch_size, model_name=name, **extra)
         t2 = time.perf_counter()
         result = score_network(ctx, net, name, spec, rep_a, rep_b, photos, textures, seed=seed, log=log)
         out["networks"][name] = result

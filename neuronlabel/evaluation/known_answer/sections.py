@@ -207,7 +207,7 @@ def _nd_labels(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos: P
     class_of = {c["wnid"]: j for j, c in enumerate(ctx.classes)}
     image_names = [ctx.class_names[class_of[w]] if w in class_of else ctx.node_name(w) for w in wnids]
     out = {}
-    layers_a = spec["hidden"] + [spec["final"]]
+    layers_a = spec["mid"] + spec["hidden"] + [spec["final"]]
     ov = overlap(net, _source(photos.pixels, net), layers_a, pixel_maps, rep_a.probe_result)
     for layer in layers_a:
         iou = torch.cat([ov[layer].iou(), image_level_iou(ov[layer].cells, members, ND_GRID ** 2)], 1)
@@ -216,9 +216,9 @@ def _nd_labels(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos: P
             out[("A", layer, u)] = names[j]
     tex = sorted(set(textures.textures))
     tmembers = torch.tensor([[t == c for c in tex] for t in textures.textures])
-    ov = overlap(net, _source(textures.pixels, net), spec["hidden"],
+    ov = overlap(net, _source(textures.pixels, net), spec["mid"] + spec["hidden"],
                  torch.zeros(len(textures), 1, ND_GRID, ND_GRID, dtype=torch.bool), rep_b.probe_result)
-    for layer in spec["hidden"]:
+    for layer in spec["mid"] + spec["hidden"]:
         iou = image_level_iou(ov[layer].cells, tmembers, ND_GRID ** 2)
         for u, j in enumerate(iou.argmax(1).tolist()):
             out[("B", layer, u)] = tex[j]
@@ -238,7 +238,8 @@ def score_network(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos
     nd = _nd_labels(ctx, net, name, spec, rep_a, rep_b, photos, textures)
     nd_a = {(l, u): v for (s, l, u), v in nd.items() if s == "A"}
     nd_b = {(l, u): v for (s, l, u), v in nd.items() if s == "B"}
-    const_a, const_b = _constant(rep_a, spec["hidden"] + [spec["final"]]), _constant(rep_b, spec["hidden"])
+    const_a = _constant(rep_a, spec["mid"] + spec["hidden"] + [spec["final"]])
+    const_b = _constant(rep_b, spec["mid"] + spec["hidden"])
     sections, rows_out = {}, {}
 
     # 1. final-layer units: unit u is ImageNet class u
@@ -265,9 +266,9 @@ def score_network(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos
     rows_out["final"] = [asdict(r) | {"exact": r.hit(), "hypernym": h.hit(), "nd": nd_a.get((final, r.unit))}
                          for r, h in zip(exact, hyper)]
 
-    # 2-5: hidden layers
+    # 2: class-selective units in the two hidden layers; 3-5: texture, colour, face units there and in "mid"
     selective, texture, colour, face = [], [], [], []
-    for layer in spec["hidden"]:
+    for layer in spec["mid"] + spec["hidden"]:
         ex, ids = _exemplars(rep_a, layer)
         masks = _masks(rep_a, layer, range(ex.units)).numpy()
         for u in range(ex.units):
@@ -285,7 +286,7 @@ def score_network(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos
                 per_ex.append(concepts)
             order = {w: ctx.nodes[w]["depth"] for s in per_ex for w in s if not w.startswith("coco:")}
             top = S.dominant(per_ex, k=ex.ids.shape[1], order=order)
-            if top is not None:
+            if top is not None and layer in spec["hidden"]:
                 if top.startswith("coco:"):
                     selective.append(Row(layer, u, label, coco_phrases(top[5:]), top[5:]))
                 else:
@@ -323,7 +324,7 @@ def score_network(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos
             "uncommon_nd": S.share([bool(S.uncommon_words(lab, ctx.known_words)) for lab in nd_all]),
             "degenerate": S.share([bad[lab] is not None for lab in all_labels]),
             "layers": {}}
-    for layer in spec["hidden"] + [final]:
+    for layer in spec["mid"] + spec["hidden"] + [final]:
         labs = [u.label for u in rep_a.units if u.layer == layer]
         top, n = Counter(labs).most_common(1)[0]
         lang["layers"][layer] = {"units": len(labs), "distinct": len(set(labs)), "most_common": top,
