@@ -247,3 +247,19 @@ def test_a_5000_unit_report_opens_quickly(browser, tmp_path):
     assert matches == f"{len(report.search('texture 96'))} of 5000 units"
     assert first_render < 15_000
     assert len(_cards(browser)) == 50
+
+
+def test_notebook_table_switches_pages_without_script(browser, tmp_path):
+    report = make_report({"layer4": [f"label {i}" for i in range(25)]}, k=3, n_images=8, seed=4)
+    path = tmp_path / "notebook.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{report._repr_html_()}</body></html>", encoding="utf-8")
+    browser.get(path.resolve().as_uri())
+
+    def shown():
+        return [t.get_attribute("class") for t in browser.find_elements(By.CSS_SELECTOR, "table.pg") if t.is_displayed()]
+
+    assert shown() == ["pg pg0"]
+    browser.find_element(By.CSS_SELECTOR, "nav label:nth-of-type(3)").click()
+    assert shown() == ["pg pg2"]
+    assert [c.text for c in browser.find_elements(By.CSS_SELECTOR, "table.pg2 td.ref")] == \
+        [f"layer4:{i}" for i in range(20, 25)]

@@ -79,6 +79,8 @@ class LabelReport:
         self.explanations = [_explanation(e, i) for i, e in enumerate(explanations or [])]
         self._index_cache: "dict[str, UnitLabel] | None" = None
         self._index()
+        for u in self.units:
+            u._images = self.images
 
     def _index(self) -> "dict[str, UnitLabel]":
         cache = self._index_cache
@@ -271,6 +273,16 @@ class LabelReport:
         from ..attribution import explain
 
         return explain(self, image, layer=layer, target=target, top=top, **kwargs)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: a compact paged table of units with label, confidence and thumbnails.
+
+        >>> "<table" in LabelReport([UnitLabel("fc", 0, "cats")])._repr_html_()
+        True
+        """
+        from .notebook import report_html
+
+        return report_html(self)
 
     def __repr__(self) -> str:
         return (f"LabelReport({len(self.units)} units in {len(self.layer_names())} layers, "

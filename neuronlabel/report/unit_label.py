@@ -85,6 +85,16 @@ class UnitLabel:
         """
         return self.candidates[0][1] if self.candidates else None
 
+    def _repr_html_(self) -> str:
+        """The notebook view: label, candidates, stats, and exemplars with masks when in a report.
+
+        >>> "layer4:2" in UnitLabel("layer4", 2, "grass")._repr_html_()
+        True
+        """
+        from .notebook import unit_html
+
+        return unit_html(self, getattr(self, "_images", None))
+
     def __repr__(self) -> str:
         return (f"UnitLabel({self.ref!r}, label={self.label!r}, k={len(self.exemplar_ids)}, "
                 f"flags={self.flags!r})")
