@@ -252,6 +252,15 @@ def _check_channels(chosen: dict, counts: dict) -> None:
             raise InputError(f"layer {layer!r} has units 0..{counts[layer] - 1}; got {too_big[:10]}")
 
 
+def _vocabulary(captioner) -> list[str]:
+    """The words a label can hold: the captioner's, and the everyday words its rare ones become."""
+    from .captioner.everyday import EVERYDAY
+
+    words = {w for w in captioner.vocab.to_list() if not w.startswith("<")}
+    words |= {w for phrase in EVERYDAY.values() for w in phrase.split()}
+    return sorted(words)
+
+
 def build_report(result: ProbeResult, described: dict, captioner, attributed: dict, model_name: str,
                  seconds: dict, images: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
                  units: Optional[dict] = None) -> LabelReport:
@@ -286,7 +295,7 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
     meta = {"model": model_name, "layers": list(result), "k": result.k, "quantile": result.quantile,
             "probe_set": result.meta.get("source"), "num_images": result.num_images,
             "image_size": list(result.image_size), "captioner": dict(captioner.config.to_dict()),
-            "vocabulary": [w for w in captioner.vocab.to_list() if not w.startswith("<")],
+            "vocabulary": _vocabulary(captioner),
             "seconds": seconds}
     report = LabelReport(units, images={int(i): thumbs[j] for j, i in enumerate(ids.tolist())}, meta=meta)
     report.probe_result = result

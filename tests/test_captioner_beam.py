@@ -159,3 +159,12 @@ def test_hygiene_puts_descriptions_people_would_not_write_last():
         assert problem(good) is None, good
     ranked = tidy([("fish or fish", -0.5), ("fish", -1.0), ("orange parts of", -1.5), ("orange fish", -2.0)])
     assert [t for t, _ in ranked] == ["fish", "orange fish", "fish or fish", "orange parts of"]
+
+
+def test_rare_words_of_the_bundled_captioner_become_everyday_ones():
+    from neuronlabel.captioner.everyday import everyday
+
+    assert everyday("grey habiliments") == "grey clothes"
+    assert everyday("self-propelled vehicles and primates") == "vehicles and monkeys"
+    assert everyday("propelled dogs") == "propelled dogs"          # only whole phrases are rewritten
+    assert everyday("humans and persons") == "humans and people"

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..errors import CheckpointError, InputError
 from .beam import beam_search
+from .everyday import everyday
 from .hygiene import tidy
 from .config import CaptionerConfig
 from .decoder import Decoder
@@ -170,7 +171,8 @@ class Captioner:
         when units have fewer than ``k``). Beam search runs ``batch_size`` units at a time.
         ``rerank`` (default: whenever an LM prior is present) orders the beam by MILAN's
         wPMI ``log p(d|E) - lam * log p(d)``; the reported number stays ``log p(d|E)``.
-        ``beam_size=1`` is greedy decoding. Descriptions a person would not write ("fish or fish",
+        ``beam_size=1`` is greedy decoding. Rare words become everyday ones
+        (:func:`~neuronlabel.captioner.everyday.everyday`). Descriptions a person would not write ("fish or fish",
         "orange parts of": :func:`~neuronlabel.captioner.hygiene.problem`) come after the clean ones.
         """
         c = self.config
@@ -208,7 +210,7 @@ class Captioner:
                 for i, cands in enumerate(found):
                     found[i] = wpmi_rerank(cands, prior[at: at + len(cands)], lam)
                     at += len(cands)
-            out.extend(tidy([(self.vocab.decode(ids), lp) for ids, lp in cands]) for cands in found)
+            out.extend(tidy(_distinct([(everyday(self.vocab.decode(ids)), lp) for ids, lp in cands])) for cands in found)
         return out
 
     def _check_features(self, x: Any) -> Tensor:
@@ -353,3 +355,13 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
     except Exception as err:
         raise CheckpointError(f"cannot read {path}: the file is corrupt, truncated or not a neuronlabel file "
                               f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
+
+
+def _distinct(candidates: list) -> list:
+    """The first of each text (rewriting can make two candidates equal)."""
+    seen, out = set(), []
+    for text, lp in candidates:
+        if text not in seen:
+            seen.add(text)
+            out.append((text, lp))
+    return out
