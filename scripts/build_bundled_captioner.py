@@ -44,8 +44,6 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha-c", type=float, default=0.0, help="doubly stochastic attention penalty weight")
     ap.add_argument("--extra-text", action="store_true",
                     help="add the MILANNOTATIONS descriptions and COCO captions to the vocabulary and LM prior")
-    ap.add_argument("--max-vocab", type=int, default=None, help="keep only the most frequent words (with "
-                    "--extra-text the COCO captions bring thousands; the file must stay under 40 MB)")
     ap.add_argument("--from", dest="source", help="a trained captioner file to ship instead of training")
     ap.add_argument("--out", default=str(ROOT / "neuronlabel" / "weights" / "captioner.pt"))
     ap.add_argument("--scores", default=None, help="JSON file for the test-split scores")
@@ -67,8 +65,7 @@ def main(argv=None) -> int:
         extra = language_text(args.data) if args.extra_text else []
         result = train_config(args.config, args.seed, compound, feats, epochs=args.epochs, patience=args.patience,
                               lm_epochs=args.lm_epochs, hidden_size=args.hidden_size, dropout=args.dropout,
-                              lr=args.lr, alpha_c=args.alpha_c, extra_text=extra,
-                              max_vocab=args.max_vocab)
+                              lr=args.lr, alpha_c=args.alpha_c, extra_text=extra)
         captioner = result.captioner
         scores.update(train_seconds=time.time() - t0, best_epoch=result.best_epoch, val_bleu=result.best_bleu,
                       history=result.history)

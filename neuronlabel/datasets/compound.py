@@ -45,7 +45,7 @@ from ..errors import InputError
 from . import compound_concepts as cc
 from .compound_units import ConceptDetector, branches, leaves, paraphrases, propose, visible_share
 
-VERSION = 4
+VERSION = 3
 DEFAULT_DATA = Path("../shared/data")
 DEFAULT_CACHE = Path(os.environ.get("NEURONLABEL_CACHE", Path.home() / ".cache" / "neuronlabel")) / "compound"
 MASK_SIZE = 56

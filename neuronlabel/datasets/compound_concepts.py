@@ -95,12 +95,6 @@ COCO_SYNONYMS = {
 }
 
 
-# COCO supercategories in the words people use; None: no everyday noun ("outdoor", "indoor" things)
-SUPERCATEGORY_NAMES = {"kitchen": "kitchenware", "sports": "sports equipment", "outdoor": None, "indoor": None,
-                       "accessory": "accessories", "electronic": "electronics", "appliance": "appliances",
-                       "furniture": "furniture", "food": "food", "person": "people"}
-
-
 def coco_concepts(root: Path, flip: bool = True) -> tuple[list[np.ndarray], list[str], dict[str, Concept], list[dict]]:
     """COCO-mini photos (and their mirror images) with one binary map per category and supercategory.
 
@@ -131,13 +125,14 @@ def coco_concepts(root: Path, flip: bool = True) -> tuple[list[np.ndarray], list
                 cat = cats[a["category_id"]]
                 m = _polygon_mask(a["segmentation"], img["width"], img["height"], fine)
                 for name, kind in ((cat["name"], "object"), (cat["supercategory"], "supercategory")):
-                    if kind == "supercategory" and (name == cat["name"] or SUPERCATEGORY_NAMES.get(name, "") is None):
+                    if kind == "supercategory" and name == cat["name"]:
                         continue
                     masks[name] = masks.get(name, False) | m
                     if name not in concepts:
                         lem = COCO_SYNONYMS.get(name, [plural(name)])
                         if kind == "supercategory":
-                            lem = [SUPERCATEGORY_NAMES.get(name, plural(name))]
+                            lem = [f"{name} objects", f"{name} things"] if name in ("kitchen", "sports", "outdoor",
+                                   "indoor", "accessory", "electronic", "appliance") else [plural(name)]
                         concepts[name] = Concept(name, "object", lem)
             for flipped in ((False, True) if flip else (False,)):
                 pixels.append(load_rgb(path, flipped))
@@ -183,17 +178,6 @@ def _lemma_phrases(lemmas: Sequence[str]) -> list[str]:
     return out
 
 
-def _everyday(wnid: str, lemmas: Sequence[str]) -> list[str]:
-    """The phrase people use for a WordNet group (:class:`neuronlabel.concepts.Inventory`'s everyday
-    plural: "clothes", not "habiliments"); WordNet's own lemmas when the inventory lacks the node."""
-    from ..concepts import Inventory
-
-    inv = Inventory.load()
-    if wnid in inv:
-        return [inv.name(wnid, plural=True)]
-    return _lemma_phrases(lemmas)
-
-
 def imagenet_concepts(root: Path, wordnet_json: Path, k: int, max_size: int = 160
                       ) -> tuple[list[np.ndarray], list[str], dict[str, Concept], list[dict]]:
     """ImageNet-sample photos with the object's GradCAM region per WordNet hypernym group of >= ``k`` classes."""
@@ -207,12 +191,12 @@ def imagenet_concepts(root: Path, wordnet_json: Path, k: int, max_size: int = 16
                 lemmas[h["wnid"]] = h["lemmas"]
     chosen: dict[frozenset, str] = {}
     for wnid, members in sorted(groups.items()):
-        phrases = _everyday(wnid, lemmas[wnid])
+        phrases = _lemma_phrases(lemmas[wnid])
         if k <= len(members) <= max_size and phrases:
             chosen.setdefault(frozenset(members), wnid)   # identical member sets: keep one
     concepts, member_of = {}, defaultdict(list)
     for members, wnid in sorted(chosen.items(), key=lambda kv: kv[1]):
-        phrases = _everyday(wnid, lemmas[wnid])
+        phrases = _lemma_phrases(lemmas[wnid])
         name = phrases[0]
         if name in concepts:
             continue

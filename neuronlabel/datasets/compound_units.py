@@ -126,18 +126,18 @@ class ConceptDetector(nn.Module):
 
 
 COLOUR_WORDS = {"gray": ["gray", "grey"]}
-TEMPLATES = {      # phrasings of MILANNOTATIONS: short noun phrases, plurals, few function words
-    "with": ["{c} {a}", "{c} {a}", "{a} that are {c}", "{c} parts of {a}"],
-    "and": ["{a} and {b}", "{a} and {b}", "{a} or {b}"],
-    "tops": ["the tops of {a}", "tops of {a}", "the upper parts of {a}"],
-    "edges": ["the edges of {a}", "edges of {a}", "outlines of {a}", "the borders of {a}"],
-    "left": ["{a} on the left of {b}", "{a} left of {b}", "{a} to the left of {b}"],
-    "above": ["{a} above {b}", "{a} over {b}"],
-    "below": ["{a} below {b}", "{a} under {b}", "{a} beneath {b}"],
+TEMPLATES = {
+    "with": ["{c} {a}", "{a} that are {c}", "{c} parts of {a}", "{a} colored {c}", "the {c} areas of {a}"],
+    "and": ["{a} and {b}", "both {a} and {b}", "{a} as well as {b}", "{a} or {b}"],
+    "tops": ["the tops of {a}", "the upper parts of {a}", "top halves of {a}", "the upper portion of {a}"],
+    "edges": ["the edges of {a}", "outlines of {a}", "the boundaries of {a}", "borders around {a}"],
+    "left": ["{a} on the left of {b}", "{a} to the left of {b}", "{a} left of {b}", "{a} on the left side of {b}"],
+    "above": ["{a} above {b}", "{a} over {b}", "{a} located above {b}", "{a} higher up than {b}"],
+    "below": ["{a} below {b}", "{a} under {b}", "{a} beneath {b}", "{a} lower down than {b}"],
 }
 SINGLE = {
-    "colour": ["{c}", "{c}", "{c} things", "{c} objects", "the color {c}"],
-    "region": ["{n}", "the {n}", "{n} in the background"],
+    "colour": ["{c}", "{c} regions", "{c} colored areas", "patches of {c}", "the color {c}"],
+    "region": ["{n}", "the {n}", "{n} in the background", "areas of {n}"],
 }
 REGION_WORDS = {"sky": ["sky", "blue sky", "open sky"], "grass": ["grass", "green grass", "grassy ground", "lawn"]}
 
@@ -158,7 +158,7 @@ def describe(tree: tuple, concepts: dict, rng: random.Random, top: bool = True) 
         c = concepts[tree[1]]
         word = _noun(tree[1], concepts, rng)
         if c.kind == "colour":
-            return rng.choice(SINGLE["colour"]).format(c=word) if top else f"{word} areas"
+            return rng.choice(SINGLE["colour"]).format(c=word) if top else f"{word} regions"
         if c.kind == "region":
             return rng.choice(SINGLE["region"]).format(n=word) if top else f"the {word}"
         return word
