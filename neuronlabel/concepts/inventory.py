@@ -314,19 +314,30 @@ class Inventory:
         >>> "texture:striped" in found, "n02084071" in found, "body:face" in found, "n03438257" in found
         (True, True, True, False)
         """
+        found = []
+        for _, ids in self.find_groups(text):
+            found += [c for c in ids if c not in found]
+        return found
+
+    def find_groups(self, text: str) -> list:
+        """``[(phrase, [concept ids it names]), ...]`` in text order, one entry per matched phrase.
+
+        >>> [p for p, _ in Inventory.load().find_groups("red and white stripes")]
+        ['red', 'white', 'stripes']
+        """
         index = self._terms_index()
         words = _WORD.findall(" ".join(re.split(r"[\s_-]+", text.lower())))
-        found, i = [], 0
+        out, i = [], 0
         while i < len(words):
             for n in (4, 3, 2, 1):
                 phrase = " ".join(words[i:i + n])
                 if len(words[i:i + n]) == n and phrase in index:
-                    found += [c for c in index[phrase] if c not in found]
+                    out.append((phrase, list(index[phrase])))
                     i += n
                     break
             else:
                 i += 1
-        return found
+        return out
 
     def _terms_index(self) -> dict:
         if self._term_index is None:

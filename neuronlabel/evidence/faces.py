@@ -1,0 +1,97 @@
+"""Face evidence: where faces are in each exemplar image (facenet-pytorch's MTCNN, offline), and how
+much of a unit's masks falls on them.
+
+>>> import torch
+>>> boxes_to_cover([[(0.0, 0.0, 32.0, 32.0)]], size=(64, 64), grid=4)[0].tolist()
+[[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+
+MTCNN ships its weights inside the ``facenet-pytorch`` package (install it with
+``pip install --no-deps facenet-pytorch==2.6.0``; it pins an old torch, the detector runs on
+current ones). Without it, face evidence is skipped (:func:`available`), or refused with a
+clear error when asked for by name. Detections are cached per image content in the process,
+so each image is searched once however many units and runs use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import MissingDependencyError
+from .features import GRID
+
+MIN_PROB = 0.9
+PIP = "pip install --no-deps facenet-pytorch==2.6.0"
+_DETECTOR: dict = {}
+_CACHE: "OrderedDict[str, list]" = OrderedDict()
+_CACHE_SIZE = 20000
+
+
+def available() -> bool:
+    """True when facenet-pytorch (MTCNN) can be imported.
+
+    >>> isinstance(available(), bool)
+    True
+    """
+    try:
+        import facenet_pytorch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def detector(device=None):
+    """The shared MTCNN detector (all faces per image)."""
+    key = str(device or "cpu")
+    if key not in _DETECTOR:
+        try:
+            from facenet_pytorch import MTCNN
+        except ImportError as err:
+            raise MissingDependencyError(f"face evidence needs facenet-pytorch's MTCNN detector: {PIP}") from err
+        _DETECTOR[key] = MTCNN(keep_all=True, device=device)
+    return _DETECTOR[key]
+
+
+@torch.no_grad()
+def detect(images: Tensor, device=None, batch_size: int = 32) -> list:
+    """Face boxes ``[(x0, y0, x1, y1), ...]`` in pixels for each image ``[N, 3, H, W]`` in [0, 1]."""
+    rgb = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    keys = [hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest() for a in rgb]
+    todo = [i for i, k in enumerate(keys) if k not in _CACHE]
+    if todo:
+        mtcnn = detector(device)
+        for lo in range(0, len(todo), batch_size):
+            chunk = todo[lo: lo + batch_size]
+            boxes, probs = mtcnn.detect(torch.from_numpy(np.stack([rgb[i] for i in chunk])).float())
+            for i, b, p in zip(chunk, boxes, probs):
+                found = [] if b is None else [tuple(float(v) for v in box) for box, q in zip(b, p)
+                                              if q is not None and q >= MIN_PROB]
+                _CACHE[keys[i]] = found
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return [_CACHE[k] for k in keys]
+
+
+def boxes_to_cover(boxes: Sequence, size: tuple, grid: int = GRID) -> Tensor:
+    """Per image, the share of each grid cell inside a face box ``[N, grid, grid]`` (``size`` = (H, W))."""
+    h, w = size
+    fine = 4 * grid
+    out = torch.zeros(len(boxes), fine, fine)
+    for i, found in enumerate(boxes):
+        for x0, y0, x1, y1 in found:
+            c0, c1 = int(np.floor(max(x0, 0) / w * fine)), int(np.ceil(min(x1, w) / w * fine))
+            r0, r1 = int(np.floor(max(y0, 0) / h * fine)), int(np.ceil(min(y1, h) / h * fine))
+            out[i, r0:r1, c0:c1] = 1.0
+    return torch.nn.functional.avg_pool2d(out.unsqueeze(1), 4).squeeze(1) if len(boxes) else out[:, :grid, :grid]
+
+
+def face_cover(images: Tensor, device=None) -> Tensor:
+    """``[N, GRID, GRID]``: where MTCNN finds faces in each image."""
+    if not len(images):
+        return torch.zeros(0, GRID, GRID)
+    return boxes_to_cover(detect(images, device), tuple(images.shape[-2:]))

@@ -1,0 +1,101 @@
+"""Everyday candidate labels from a unit's evidence: "crabs", "striped clothes", "faces", "red".
+
+>>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+>>> ev = UnitEvidence("fc", 0, [EvidenceItem("n01978287", "object", "Dungeness crabs", 0.8),
+...                             EvidenceItem("colour:red", "colour", "red", 0.4)], 0.8, best_object="n01978287")
+>>> [p for p, _ in candidate_phrases(ev)]
+['Dungeness crabs', 'red Dungeness crabs', 'red']
+
+Phrases are plural noun phrases in the inventory's everyday names: the object most exemplars
+agree on (the most specific WordNet node holding 45 % of the class mass, or its nearest
+ancestor with an everyday name), the best texture and colour, faces and people, and a
+colour or texture adjective before the object when both are supported. Each comes with
+the evidence score it rests on (for a composition: the weaker part's).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..concepts import Inventory
+from ..concepts.vocabulary import TEXTURES
+from .unit_evidence import EvidenceItem, UnitEvidence
+
+PHRASE_MIN = 0.1        # an item scoring less gives no phrase
+COMPOSE_MIN = 0.2       # both parts of "red cars" must score this much
+
+
+def object_name(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> Optional[tuple]:
+    """``(concept, plural name, score)`` of the object to name: the evidence's most specific agreed node,
+    or its nearest ancestor with an everyday name that is not too broad; else the best object item.
+
+    >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+    >>> object_name(UnitEvidence("fc", 0, [EvidenceItem("n02084071", "object", "dogs", 0.9)], 0.9,
+    ...                          best_object="n02084071"))[1]
+    'dogs'
+    """
+    inv = inventory or Inventory.load()
+    objects = [i for i in ev.items if i.kind == "object"]
+    listed = {i.concept: i for i in objects}
+    node = ev.best_object
+    if node is not None and node in inv:
+        for cand in [node] + inv.ancestors(node):
+            c = inv.concept(cand)
+            if len(inv.classes_under(cand)) > 500 or inv.is_generic(cand):
+                break
+            if c.everyday:
+                score = listed[cand].score if cand in listed else max((i.score for i in objects), default=0.0)
+                return cand, c.plural, score
+    best = max(objects, key=lambda i: i.rank, default=None)
+    if best is None or inv.is_generic(best.concept):
+        return None
+    return best.concept, best.name, best.score
+
+
+def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> list:
+    """``[(phrase, score), ...]`` best first, no phrase twice (see the module docstring)."""
+    inv = inventory or Inventory.load()
+    out: list = []
+
+    def add(phrase: str, score: float) -> None:
+        if phrase and score >= PHRASE_MIN and phrase not in {p for p, _ in out}:
+            out.append((phrase, float(score)))
+
+    obj = object_name(ev, inv)
+    texture = ev.top("texture")
+    colour = ev.top("colour")
+    face = next((i for i in ev.items if i.concept == "body:face"), None)
+    people = next((i for i in ev.items if i.concept == "body:person"), None)
+    if obj is not None:
+        add(obj[1], obj[2])
+    if face is not None:
+        add("faces", face.score)
+        if people is not None and people.score >= COMPOSE_MIN:
+            add("faces of people", min(face.score, people.score))
+    if texture is not None:
+        adjective, phrase = TEXTURES[texture.concept.split(":", 1)[1]][2], texture.name
+        if obj is not None and min(obj[2], texture.score) >= COMPOSE_MIN:
+            add(f"{adjective} {obj[1]}", min(obj[2], texture.score))
+        add(phrase, texture.score)
+    if colour is not None:
+        if obj is not None and min(obj[2], colour.score) >= COMPOSE_MIN:
+            add(f"{colour.name} {obj[1]}", min(obj[2], colour.score))
+        if texture is not None and min(texture.score, colour.score) >= COMPOSE_MIN:
+            add(f"{colour.name} {texture.name}", min(texture.score, colour.score))
+        add(colour.name, colour.score)
+    if people is not None:
+        add("people", people.score)
+    for item in ev.items:
+        if item.kind == "object" and not inv.is_generic(item.concept) and inv.concept(item.concept).everyday:
+            add(item.name, item.score)
+    return sorted(out, key=lambda ps: -ps[1])
+
+
+def everyday(item: EvidenceItem, inventory: Optional[Inventory] = None) -> bool:
+    """Whether an item's name is one people use (objects: the inventory's everyday flag).
+
+    >>> everyday(EvidenceItem("colour:red", "colour", "red", 0.5))
+    True
+    """
+    inv = inventory or Inventory.load()
+    return item.kind != "object" or (item.concept in inv and inv.concept(item.concept).everyday)

@@ -1,0 +1,103 @@
+"""Order a unit's label candidates (the captioner's beam and the evidence phrases) by agreement with its
+evidence: MILAN's optional CLIP rerank, but offline and grounded in the evidence stage.
+
+>>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+>>> ev = UnitEvidence("fc", 0, [EvidenceItem("n01976957", "object", "crabs", 0.8)], 0.8, best_object="n01976957")
+>>> agreement("two crabs", ev), agreement("reptiles", ev), agreement("crabs and reptiles", ev)
+(0.8, 0.0, 0.6)
+>>> [text for text, *_ in rerank([("reptiles", -1.0), ("crabs", -2.5)], ev)]
+['crabs', 'reptiles']
+
+``agreement(text)``: the concepts the text names (whole-word match of the inventory's terms)
+are credited with the evidence score of the same concept, of a concept below it (a more
+general word: :data:`GENERAL` of it) or above it (a more specific word than the evidence
+supports: :data:`SPECIFIC` of it); the text scores its best credit, less half of it times the
+share of named concepts the evidence does not support at all. The rerank score is
+``agreement + CAPTION * share`` where ``share`` is the candidate's share of the beam's
+probability (``exp(logprob)`` normalised over the beam; evidence phrases have none).
+Uncertain units keep the captioner's order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from ..concepts import Inventory
+from .unit_evidence import UnitEvidence
+
+GENERAL = 0.8       # a label naming an ancestor of the evidence concept ("dogs" for retriever evidence)
+SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog evidence)
+CAPTION = 0.5       # weight of the captioner's own preference
+SUPPORTED = 0.05    # a named concept with less credit counts as unsupported
+
+
+def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
+    """How much the evidence supports one named concept (see the module docstring).
+
+    >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+    >>> ev = UnitEvidence("fc", 0, [EvidenceItem("n02099601", "object", "golden retrievers", 0.5)], 0.5)
+    >>> credit("n02084071", ev), credit("n02099601", ev)                     # dogs, golden retriever
+    (0.4, 0.5)
+    """
+    inv = inventory or Inventory.load()
+    best = 0.0
+    for item in ev.items:
+        if item.concept == concept:
+            best = max(best, item.score)
+        elif item.kind == "object" and concept in inv and inv.concept(concept).kind == "object":
+            if concept in _ancestors(inv, item.concept):
+                best = max(best, GENERAL * item.score)
+            elif item.concept in _ancestors(inv, concept):
+                best = max(best, SPECIFIC * item.score)
+    return best
+
+
+_ANCESTORS: dict = {}
+
+
+def _ancestors(inv: Inventory, concept: str) -> frozenset:
+    key = (id(inv), concept)
+    if key not in _ANCESTORS:
+        _ANCESTORS[key] = frozenset(inv.ancestors(concept)) if concept in inv else frozenset()
+    return _ANCESTORS[key]
+
+
+def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
+    """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept)."""
+    inv = inventory or Inventory.load()
+    groups = inv.find_groups(text)
+    if not groups:
+        return 0.0
+    credits = [max(credit(c, ev, inv) for c in ids) for _, ids in groups]
+    unsupported = sum(1 for c in credits if c < SUPPORTED) / len(credits)
+    return round(max(credits) * (1 - 0.5 * unsupported), 4)
+
+
+def rerank(candidates: Sequence, ev: Optional[UnitEvidence], phrases: Sequence = (),
+           inventory: Optional[Inventory] = None) -> list:
+    """``[(text, logprob, agreement, score), ...]`` best first, from beam ``candidates`` ``[(text, logprob)]``
+    and evidence ``phrases`` ``[(text, evidence score)]`` (their logprob is NaN). Without evidence,
+    or for an uncertain unit, the beam keeps its order and the phrases follow it."""
+    inv = inventory or Inventory.load()
+    beam = [(str(t), float(lp)) for t, lp in candidates]
+    finite = [lp for _, lp in beam if math.isfinite(lp)]
+    top = max(finite, default=0.0)
+    total = sum(math.exp(lp - top) for lp in finite) or 1.0
+    rows, seen = [], set()
+    for text, lp in beam:
+        if text in seen:
+            continue
+        seen.add(text)
+        share = math.exp(lp - top) / total if math.isfinite(lp) else 0.0
+        agree = agreement(text, ev, inv) if ev is not None else 0.0
+        rows.append((text, lp, agree, agree + CAPTION * share))
+    for text, _ in phrases:
+        if text in seen:
+            continue
+        seen.add(text)
+        agree = agreement(text, ev, inv) if ev is not None else 0.0
+        rows.append((text, math.nan, agree, agree))
+    if ev is None or ev.uncertain:
+        return rows
+    return sorted(rows, key=lambda r: -r[3])

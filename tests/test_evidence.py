@@ -1,0 +1,265 @@
+"""The evidence stage: every scorer against hand-computed cases, and the stage end to end."""
+
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuronlabel import probe
+from neuronlabel.concepts import Inventory
+from neuronlabel.concepts.vocabulary import TEXTURES
+from neuronlabel.datasets import patterns
+from neuronlabel.errors import InputError, MissingDependencyError
+from neuronlabel.evidence import UNCERTAIN, EvidenceItem, UnitEvidence, compute_evidence
+from neuronlabel.evidence import faces, stage
+from neuronlabel.evidence.colour import COLOURS, colour_cover, colour_shares
+from neuronlabel.evidence.features import ImageFeatures, cell_logits, cells, image_features, pool, small_masks
+from neuronlabel.evidence.imagenet import ImageNetTree, exemplar_probs
+from neuronlabel.evidence.phrases import candidate_phrases, object_name
+from neuronlabel.evidence.rerank import agreement, credit, rerank
+from neuronlabel.evidence.texture import WEIGHTS, TextureHead, pooled
+from neuronlabel.sources import TensorSource
+
+torch.set_num_threads(1)
+
+
+def test_pool_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(3, 5, 4, 4, generator=g)
+    rows = torch.tensor([2, 0, 1, 2])
+    weights = (torch.rand(4, 8, 8, generator=g) > 0.5).float()
+    weights[3] = 0                                               # an empty mask averages uniformly
+    got = pool(maps, rows, weights)
+    small = torch.nn.functional.adaptive_avg_pool2d(weights.unsqueeze(1), 4).squeeze(1)
+    for e, r in enumerate(rows.tolist()):
+        w = small[e] / small[e].sum() if small[e].sum() > 0 else torch.full((4, 4), 1 / 16)
+        assert torch.allclose(got[e], (maps[r] * w).sum(dim=(1, 2)), atol=1e-5)
+    assert torch.allclose(pool(cells(maps), rows, weights, (4, 4)), got)
+
+
+def test_region_logits_are_the_cam_of_the_classifier():
+    lin = nn.Linear(6, 4)
+    bn2 = torch.rand(2, 6, 3, 3)
+    logits = cell_logits(bn2, lin)
+    feats = ImageFeatures(torch.tensor([10, 11]), logits, [], torch.zeros(2, 3, 4, 4))
+    whole = torch.ones(2, 6, 6)
+    region = pool(*feats.layout("logits")[:1], torch.tensor([0, 1]), whole, feats.layout("logits")[1])
+    assert torch.allclose(region, lin(bn2.mean(dim=(2, 3))), atol=1e-5)
+    assert torch.allclose(feats.whole_logits, region, atol=1e-5)
+    corner = torch.zeros(1, 6, 6); corner[0, :2, :2] = 1
+    assert torch.allclose(pool(logits, torch.tensor([1]), corner)[0], lin(bn2[1, :, 0, 0]), atol=1e-5)
+    assert feats.rows(torch.tensor([[11, 12, -1]])).tolist() == [[1, -1, -1]]
+
+
+def test_exemplar_probs_modes():
+    logits = torch.zeros(1, 1000, 2, 2)
+    logits[0, 7, 0, 0] = 40.0
+    logits[0, 9, :, :] = 30.0                                    # class 9 everywhere, class 7 in one corner
+    feats = ImageFeatures(torch.tensor([0]), logits, [], torch.zeros(1, 3, 2, 2))
+    corner = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    whole = exemplar_probs(feats, torch.tensor([0]), corner, "whole")
+    region = exemplar_probs(feats, torch.tensor([0]), corner, "region")
+    mix = exemplar_probs(feats, torch.tensor([0]), corner, "mix")
+    assert int(whole.argmax()) == 9 and int(region.argmax()) == 7
+    assert torch.allclose(mix, (whole + region) / 2)
+    with pytest.raises(InputError, match="mode"):
+        exemplar_probs(feats, torch.tensor([0]), corner, "crop")
+
+
+def test_tree_mass_and_most_specific():
+    tree = ImageNetTree.load()
+    inv = tree.inventory
+    p = torch.zeros(3, 1000)
+    p[0, 207] = 0.9; p[0, 208] = 0.1                              # golden retriever unit
+    p[1, [205, 207, 208]] = torch.tensor([0.2, 0.4, 0.4])         # retrievers, no breed at 45 %
+    p[2, 207] = 0.5; p[2, 281] = 0.5                              # half golden retriever, half tabby cat
+    mass = tree.mass(p)
+    assert torch.allclose(mass[:, tree.row["n00001740"]], torch.ones(3))
+    names = [inv.name(tree.nodes[int(r)]) for r in tree.most_specific(mass)]
+    assert names[0] == "golden retriever" and names[1] == "retriever"
+    assert names[2] == "golden retriever"          # 50 % >= 45 %: the class itself
+    assert inv.name(tree.nodes[int(tree.most_specific(mass, 0.6)[2])]) == "domestic animal"   # 123 classes < 158
+    prior = torch.full((1, len(tree.nodes)), 0.1)
+    lifted = tree.lifted(mass, prior)
+    assert math.isclose(float(lifted[0, tree.row[inv.imagenet_wnid(207)]]), (0.9 - 0.1) / 0.9, rel_tol=1e-5)
+    assert float(lifted[0, tree.row["n00001740"]]) == 0.0        # "things": too broad to count
+
+
+def test_texture_head_on_unseen_patterns():
+    head = TextureHead.load()
+    assert head.classes == list(TEXTURES) + ["none"]
+    assert WEIGHTS.stat().st_size < 200_000
+    rng = np.random.default_rng(12345)                        # the training script draws with seed 0
+    kinds = list(patterns.KINDS)
+    images = torch.from_numpy(np.stack([patterns.draw(k, 224, rng) for k in kinds])).permute(0, 3, 1, 2) / 255
+    import skimage.data
+
+    astronaut = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1).float()[None] / 255
+    images = torch.cat([images, torch.nn.functional.interpolate(astronaut, size=(224, 224))])
+    feats = image_features(images, torch.arange(len(images)))
+    probs = head.probs(pooled(feats, torch.arange(len(images)), torch.ones(len(images), 28, 28)))
+    predicted = [head.classes[i] for i in probs.argmax(1).tolist()]
+    assert sum(p == k for p, k in zip(predicted, kinds)) >= 5, predicted
+    assert predicted[-1] == "none"
+
+
+def test_colour_shares_hand_case():
+    pixels = torch.zeros(1, 3, 8, 8)
+    pixels[0, 0, :4] = 0.9                                        # top half red
+    pixels[0, 2, 4:] = 0.9                                        # bottom half blue
+    cover = colour_cover(pixels, grid=4)
+    top = torch.zeros(1, 4, 4); top[0, :2] = 1
+    shares = colour_shares(cover, torch.tensor([0]), top)[0]
+    assert math.isclose(float(shares[COLOURS.index("red")]), 1.0, abs_tol=1e-5)
+    assert float(shares[COLOURS.index("blue")]) == 0.0
+    whole = colour_shares(cover, torch.tensor([0]), torch.ones(1, 4, 4))[0]
+    assert math.isclose(float(whole[COLOURS.index("blue")]), 0.5, abs_tol=1e-5)
+
+
+def test_face_cover_and_detection():
+    cover = faces.boxes_to_cover([[(0.0, 0.0, 16.0, 32.0)], []], size=(32, 32), grid=4)
+    assert cover[0, :, :2].eq(1).all() and cover[0, :, 2:].eq(0).all() and cover[1].eq(0).all()
+    if not faces.available():
+        pytest.skip("facenet-pytorch is not installed")
+    import skimage.data
+
+    img = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1).float()[None] / 255
+    img = torch.nn.functional.interpolate(img, size=(224, 224))
+    blank = torch.full_like(img, 0.5)
+    found = faces.detect(torch.cat([img, blank]))
+    assert len(found[0]) >= 1 and found[1] == []
+    x0, y0, x1, y1 = found[0][0]
+    assert 60 < (x0 + x1) / 2 < 140 and 20 < (y0 + y1) / 2 < 110    # her face, upper middle
+    assert faces.detect(img) == found[:1]                            # cached per image content
+
+
+def test_face_scorer_refuses_without_facenet(monkeypatch):
+    monkeypatch.setitem(sys.modules, "facenet_pytorch", None)
+    monkeypatch.setattr(faces, "_DETECTOR", {})
+    assert not faces.available()
+    with pytest.raises(MissingDependencyError, match="pip install --no-deps facenet-pytorch"):
+        stage._check_scorers(["face"])
+    assert "face" not in stage._check_scorers(None)
+
+
+def test_lift_prior_and_hubness():
+    x = torch.tensor([0.6, 0.1])
+    assert torch.allclose(stage._lift(x, torch.tensor(0.2)), torch.tensor([0.5, 0.0]))
+    means = torch.tensor([[0.8], [0.4], [0.3]])
+    assert torch.allclose(stage._prior(torch.tensor([0.1]), means, True), torch.tensor([0.5]))
+    assert torch.allclose(stage._prior(torch.tensor([0.1]), means, False), torch.tensor([0.1]))
+    ids = torch.tensor([[0, 1, 2], [0, 1, 2], [0, 1, 2], [3, 4, 5]])
+    hub = stage.hubness(ids, 12)                                   # chance: 3 * 3 / 12 = 0.75 others per image
+    assert torch.allclose(hub, torch.tensor([2 / 0.75, 2 / 0.75, 2 / 0.75, 0.0]))
+
+
+class _ColourNet(nn.Module):
+    """Unit 0 fires on red pixels, unit 1 on blue ones, unit 2 never."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[0, 0], self.conv.weight[0, 1], self.conv.weight[0, 2] = 2.0, -1.0, -1.0
+            self.conv.weight[1, 2], self.conv.weight[1, 0], self.conv.weight[1, 1] = 2.0, -1.0, -1.0
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+def _colour_photos(n: int = 40) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    x = 0.35 + 0.1 * torch.rand(n, 3, 64, 64, generator=g)       # gray backgrounds
+    for i in range(n):
+        top, left = int(torch.randint(0, 32, (1,), generator=g)), int(torch.randint(0, 32, (1,), generator=g))
+        colour = [0.9, 0.05, 0.05] if i % 2 == 0 else [0.05, 0.1, 0.9]
+        x[i, :, top:top + 24, left:left + 24] = torch.tensor(colour).view(3, 1, 1) \
+            + 0.05 * torch.rand(3, 24, 24, generator=g)          # not flat: a flat region never tops its quantile
+    return x.clamp(0, 1)
+
+
+def test_stage_end_to_end_on_colour_units():
+    net = _ColourNet().eval()
+    result = probe(net, TensorSource(_colour_photos()), ["conv"], k=10, progress=False)
+    ev = compute_evidence(result, scorers=["object", "texture", "colour"])
+    assert set(ev) == {("conv", 0), ("conv", 1), ("conv", 2)}
+    red, blue, dead = ev["conv", 0], ev["conv", 1], ev["conv", 2]
+    assert red.top("colour").name == "red" and blue.top("colour").name == "blue"
+    assert red.top("colour").share > 0.8 and red.top("colour").agree == 1.0
+    assert not red.uncertain and red.confidence >= UNCERTAIN
+    assert dead.uncertain and dead.confidence == 0.0
+    assert [p for p, _ in candidate_phrases(red)][:1] == ["red"]
+    only = compute_evidence(result, {"conv": [1]}, scorers=["colour"])
+    assert list(only) == [("conv", 1)] and only["conv", 1].top().name == "blue"
+
+
+def test_stage_input_errors():
+    net = _ColourNet().eval()
+    result = probe(net, TensorSource(_colour_photos(12)), ["conv"], k=4, progress=False)
+    with pytest.raises(InputError, match="scorer"):
+        compute_evidence(result, scorers=["smell"])
+    with pytest.raises(InputError, match="units 0..2"):
+        compute_evidence(result, {"conv": [5]})
+    with pytest.raises(InputError, match="not in the probe result"):
+        compute_evidence(result, {"layer9": [0]})
+    result.source = None
+    with pytest.raises(InputError, match="image source"):
+        compute_evidence(result)
+
+
+def _ev(*items, best=None, confidence=None):
+    items = [EvidenceItem(*i) for i in items]
+    return UnitEvidence("fc", 0, items, max((i.score for i in items), default=0.0) if confidence is None
+                        else confidence, best_object=best)
+
+
+def test_phrases():
+    inv = Inventory.load()
+    crab = inv.imagenet_wnid(118)
+    ev = _ev((crab, "object", "Dungeness crabs", 0.7), ("texture:striped", "texture", "stripes", 0.3),
+             ("colour:red", "colour", "red", 0.25), best=crab)
+    phrases = [p for p, _ in candidate_phrases(ev)]
+    assert phrases[0] == "Dungeness crabs"
+    assert {"striped Dungeness crabs", "red Dungeness crabs", "stripes", "red", "red stripes"} <= set(phrases)
+    decapods = _ev(("n01976146", "object", "crabs and lobsters", 0.6), best="n01976146")
+    assert object_name(decapods)[1] == "crabs and lobsters"
+    rare = inv.imagenet_wnid(0)
+    fish = _ev((rare, "object", "tenches", 0.6), best="n02512053")   # "fish": everyday, nameable
+    assert object_name(fish)[1] == "fish"
+    faces_ev = _ev(("body:face", "body", "faces", 0.6), ("body:person", "body", "people", 0.3))
+    assert [p for p, _ in candidate_phrases(faces_ev)][:2] == ["faces", "faces of people"]
+    assert candidate_phrases(_ev()) == []
+    for p in phrases:
+        words = p.split()
+        assert len(words) == len(set(words)) and words[-1] not in ("and", "of", "or")
+
+
+def test_agreement_and_rerank():
+    inv = Inventory.load()
+    golden = inv.imagenet_wnid(207)
+    ev = _ev((golden, "object", "golden retrievers", 0.6), ("colour:brown", "colour", "brown", 0.3), best=golden)
+    assert agreement("golden retrievers", ev) == 0.6
+    assert agreement("dogs", ev) == pytest.approx(0.8 * 0.6)                  # more general
+    assert credit("n02084071", ev) == pytest.approx(0.48)
+    assert agreement("brown dogs", ev) == pytest.approx(0.48)
+    assert agreement("reptiles", ev) == 0.0 and agreement("the", ev) == 0.0
+    assert agreement("dogs and reptiles", ev) == pytest.approx(0.48 * 0.75)
+    ranked = rerank([("reptiles", -0.1), ("dogs", -2.0)], ev, [("golden retrievers", 0.6)])
+    assert [r[0] for r in ranked] == ["golden retrievers", "dogs", "reptiles"]
+    assert math.isnan(ranked[0][1]) and ranked[1][1] == -2.0
+    unsure = _ev((golden, "object", "golden retrievers", 0.1), best=golden)
+    assert unsure.uncertain
+    assert [r[0] for r in rerank([("reptiles", -0.1), ("dogs", -2.0)], unsure)] == ["reptiles", "dogs"]
+
+
+def test_unit_evidence_round_trip():
+    ev = _ev(("colour:red", "colour", "red", 0.5, 0.7, 0.9), best="n02084071")
+    back = UnitEvidence.from_dict(ev.to_dict(), "fc", 0)
+    assert back.items == ev.items and back.confidence == 0.5 and back.best_object == "n02084071"
+    assert not back.uncertain
+    with pytest.raises(InputError, match="evidence item"):
+        EvidenceItem.from_list(["colour:red", "colour"])
