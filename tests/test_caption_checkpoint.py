@@ -66,7 +66,7 @@ def test_killed_during_captioning_resumes_without_recaptioning(tmp_path, sig):
     ckpt = tmp_path / "run.ckpt"
     captions = captions_path(ckpt)
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(ckpt), str(tmp_path / "killed.json")],
-                            env=dict(os.environ, SLOW="0.3"), stderr=subprocess.PIPE, text=True)
+                            env=dict(os.environ, SLOW="1.0"), stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while _done_units(captions) < 128:
         assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else ""
