@@ -109,6 +109,15 @@ def test_non_finite_images_are_skipped_by_name_and_an_all_nan_tensor_is_refused(
         probe(net, torch.full_like(x, math.nan), ["2"], k=2, progress=False)
 
 
+def test_units_left_with_fewer_than_k_exemplars_are_labelled_from_the_real_ones():
+    x = torch.rand(6, 3, 12, 12, generator=torch.Generator().manual_seed(2))
+    x[1:4] = math.nan
+    with pytest.warns(UserWarning, match="hold NaN or infinite values"):
+        report = label_model(small_net(), ["2"], images=x, k=4, captioner=tiny_captioner(), progress=False)
+    assert all(u.exemplar_ids[-1] == -1 and -1 not in u.exemplar_ids[:3] and u.label for u in report)
+    assert "<html" in report.to_html()
+
+
 def test_constant_and_tiny_images_are_named_in_a_warning(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(3):

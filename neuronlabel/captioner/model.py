@@ -290,12 +290,11 @@ class Captioner:
 
         >>> cap.save("captioner.pt")                                      # doctest: +SKIP
         """
+        from ..files import atomic_save
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
-        return path
+        return atomic_save(self.state_dict(), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, map_location: str | torch.device | None = None,
