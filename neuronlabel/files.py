@@ -50,12 +50,18 @@ def _reason(err: OSError) -> str:
     return err.strerror or str(err)
 
 
-def _temp_name(path: Path) -> Path:
+def temp_path(path: "str | os.PathLike") -> Path:
+    """A unique temporary name next to ``path``, to write to and then ``os.replace`` over it.
+
+    >>> temp_path("/data/run.ckpt").name.startswith(".run.ckpt.")
+    True
+    """
+    path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
 
 
 def _write_temp(path: Path, data: bytes) -> Path:
-    tmp = _temp_name(path)
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         view = memoryview(data)

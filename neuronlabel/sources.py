@@ -154,15 +154,16 @@ class TensorSource(ProbeSource):
         if images.shape[0] == 0:
             raise ProbeSourceError("the image tensor holds no images (N = 0)")
         want = channels or 3
-        if images.shape[1] not in (1, want) and images.shape[-1] in (1, want):
+        last = (1, want) if channels else (3,)
+        if images.shape[1] not in (1, want) and images.shape[-1] in last:
             warnings.warn(f"the image tensor of shape {tuple(images.shape)} looks channels-last [N, H, W, C]; it is "
                           "read as [N, C, H, W] (images.permute(0, 3, 1, 2)); pass NCHW to silence this", stacklevel=4)
             images = images.permute(0, 3, 1, 2)
         c = images.shape[1]
-        if c not in (1, want):
+        if channels and c not in (1, want):
             raise ProbeSourceError(f"the image tensor has {c} channels (shape {tuple(images.shape)}) and the network "
                                    f"takes {want}; pass [N, {want}, H, W]")
-        self.repeat = c == 1 and want != 1
+        self.repeat = bool(channels) and c == 1 and want != 1
         if self.repeat:
             warnings.warn(f"the image tensor has 1 channel (grayscale) and the network takes {want}; the channel is "
                           f"repeated {want} times", stacklevel=4)

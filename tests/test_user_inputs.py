@@ -89,8 +89,9 @@ def test_channels_last_grayscale_and_uint8_tensors_are_read_with_a_warning():
     assert torch.allclose(from_pixels.source.display(0), pixels[0].float() / 255, atol=1e-6)
     with pytest.raises(ProbeSourceError, match="dtype torch.int64; pass float model inputs"):
         as_source(pixels.long())
-    with pytest.raises(ProbeSourceError, match="has 5 channels"):
-        as_source(torch.rand(2, 5, 8, 9))
+    with pytest.raises(ProbeSourceError, match="has 5 channels .* the network takes 3"):
+        as_source(torch.rand(2, 5, 8, 9), net)
+    assert as_source(torch.rand(2, 12, 8, 8), nn.Sequential(nn.Flatten())).images.shape[1] == 12
 
 
 def test_non_finite_images_are_skipped_by_name_and_an_all_nan_tensor_is_refused():

@@ -120,7 +120,9 @@ class CompoundSet:
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        from ..files import temp_path
+
+        tmp = temp_path(path)
         torch.save({"format": "neuronlabel-compound", "version": VERSION, "images": self.images, "masks": self.masks,
                     "index": self.index, "descriptions": self.descriptions, "ids": self.ids,
                     "trees": json.dumps(self.trees), "split": self.split, "novel": self.novel,

@@ -99,10 +99,14 @@ class CaptionData:
 
         >>> CaptionData(torch.zeros(1, 1, 2), [["a"]]).save("feats.pt")     # doctest: +SKIP
         """
+        from ..files import temp_path
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path(path)
         torch.save({"format": FEATURES_FORMAT, "version": 1, "features": self.features,
-                    "descriptions": self.descriptions, "ids": self.ids, "mask": self.mask}, path)
+                    "descriptions": self.descriptions, "ids": self.ids, "mask": self.mask}, tmp)
+        os.replace(tmp, path)
         return path
 
     @classmethod

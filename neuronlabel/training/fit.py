@@ -247,7 +247,9 @@ def _save_checkpoint(path: Path, cap: Captioner, optimizer, epoch: int, history,
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "settings": settings, "lm_losses": lm_losses,
     }
-    tmp = path.with_name(path.name + ".tmp")
+    from ..files import temp_path
+
+    tmp = temp_path(path)
     torch.save(state, tmp)
     os.replace(tmp, path)
 
