@@ -1,9 +1,21 @@
 import math
+from contextlib import contextmanager
 
 import torch
 from hypothesis import given, settings, strategies as st
 
-from neuronlabel.probing import QuantileSketch
+from neuronlabel.probing import QuantileSketch, quantile as quantile_module
+
+
+@contextmanager
+def block_size(block: int):
+    """The sketch's cache block (values per block) set to ``block`` inside the with-block."""
+    before = quantile_module.BLOCK
+    quantile_module.BLOCK = block
+    try:
+        yield
+    finally:
+        quantile_module.BLOCK = before
 
 
 def exact(values: torch.Tensor, q: float) -> torch.Tensor:
@@ -106,3 +118,20 @@ def test_unit_with_only_nan_gives_nan_threshold():
     sketch.add(x)
     q = sketch.quantile(0.99)
     assert abs(q[0].item()) <= sketch.error_bound()[0].item() and math.isnan(q[1].item())
+
+
+def brute_counts(sketch: QuantileSketch, values: torch.Tensor) -> torch.Tensor:
+    """Each value's bin on the sketch's final grids, computed in float64 (exact), counted per unit."""
+    width = torch.ldexp(torch.ones(sketch.units, dtype=torch.float64), sketch.exponent)
+    bins = torch.floor(values.double() / width[:, None]).long() - sketch.origin[:, None]
+    return torch.stack([torch.bincount(b, minlength=sketch.bins) for b in bins])
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch_shapes, st.integers(1, 6), scales, shifts, kinds, st.integers(0, 10_000),
+       st.sampled_from([1, 7, 1 << 20]))
+def test_counts_equal_brute_force_bins_in_every_block_size(shapes, units, scale, shift, kind, seed, block):
+    batches = make(shapes, units, scale, shift, kind, seed)
+    with block_size(block):
+        sketch = stream(units, batches)
+    assert torch.equal(sketch.counts, brute_counts(sketch, flat(batches)))

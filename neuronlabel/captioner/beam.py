@@ -13,7 +13,8 @@ after ``max_length`` words, and ``<pad>``, ``<start>`` and ``<unk>`` are never p
 Finished hypotheses stay in the beam with their final score and compete with the open ones,
 so with a wide enough beam the result is exactly the exhaustive optimum. The first step
 runs once per unit (all beams start equal); units whose beams are all finished leave the
-batch, so a batch costs as many steps as its longest description, not ``max_length``.
+batch, so a batch costs as many steps as its longest description, not ``max_length``; finished
+hypotheses skip the gate, LSTM and output layer of the steps after they end.
 """
 
 from __future__ import annotations
@@ -75,8 +76,14 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
             ban_rows[r, torch.as_tensor(list(nexts), dtype=torch.long)] = True
 
     for step in range(1, max_length + 2):
-        logp, state, _ = decoder.step(tokens, state)
-        logp = logp.view(-1, width, vocab_size).clone()
+        open_rows = (~finished).reshape(-1).nonzero().squeeze(1)
+        if len(open_rows) == tokens.shape[0]:
+            logp, state, _ = decoder.step(tokens, state)
+            logp = logp.view(-1, width, vocab_size).clone()
+        else:
+            part, state, _ = decoder.step(tokens, state, rows=open_rows)
+            logp = part.new_full((tokens.shape[0], vocab_size), NEG_INF).index_copy_(0, open_rows, part)
+            logp = logp.view(-1, width, vocab_size)
         logp[:, :, banned_ids] = NEG_INF
         if ban_row is not None and step <= max_length:
             r = ban_row.index_select(0, tokens).view(-1, width)

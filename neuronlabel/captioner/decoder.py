@@ -96,12 +96,23 @@ class Decoder(nn.Module):
             mean = (features * m).sum(1) / m.sum(1).clamp_min(1.0)
         return DecoderState(self.init_h(mean), self.init_c(mean), self.attention.precompute(features), mask)
 
-    def step(self, tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState, Tensor]:
-        """One step: previous tokens ``[B]`` → next-token log-probs ``[B, V]``, new state, weights."""
+    def step(self, tokens: Tensor, state: DecoderState, rows: Tensor | None = None
+             ) -> tuple[Tensor, DecoderState, Tensor]:
+        """One step: previous tokens ``[B]`` → next-token log-probs ``[B, V]``, new state, weights.
+
+        With ``rows`` (indices into the batch), only those rows go through the gate, the LSTM
+        and the output layer: the log-probs are ``[len(rows), V]`` and the other rows keep
+        their old ``h``, ``c`` (beam search passes the hypotheses that are still open).
+        """
         context, weights, _ = self.attention.attend(state.h, state.caches, state.mask)
-        context = torch.sigmoid(self.feature_gate(state.h)) * context
-        h, c = self.lstm(torch.cat([self.embedding(tokens), context], dim=-1), (state.h, state.c))
+        h, c = state.h, state.c
+        if rows is not None:
+            h, c, tokens, context = (t.index_select(0, rows) for t in (h, c, tokens, context))
+        context = torch.sigmoid(self.feature_gate(h)) * context
+        h, c = self.lstm(torch.cat([self.embedding(tokens), context], dim=-1), (h, c))
         logp = torch.log_softmax(self.output(self.dropout(h)), dim=-1)
+        if rows is not None:
+            h, c = state.h.index_copy(0, rows, h), state.c.index_copy(0, rows, c)
         return logp, DecoderState(h, c, state.caches, state.mask), weights
 
     def forward(self, features: Tensor, tokens: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:

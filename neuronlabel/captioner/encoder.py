@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError, LayerOutputError, did_you_mean
+from ..hooks import StopForward
 
 DEFAULT_LAYERS = {
     "efficientnet_lite0": ("blocks.2", "blocks.4", "blocks.6", "bn2"),
@@ -233,9 +234,11 @@ class PyramidEncoder:
         handles = []
         try:
             for i, module in enumerate(self._modules):
-                handles.append(module.register_forward_hook(_capture(captured, i)))
+                handles.append(module.register_forward_hook(_capture(captured, i, len(self._modules))))
             x = (x - mean) / std
             self.net(x.contiguous(memory_format=torch.channels_last) if self._owned else x)
+        except StopForward:
+            pass
         finally:
             for h in handles:
                 h.remove()
@@ -319,11 +322,13 @@ class PyramidEncoder:
         device = encoded.maps[0].device
         masks = masks.to(device)
         rows = rows.to(device)
+        weights: dict[tuple[int, int], Tensor] = {}
         parts = []
         for fmap in encoded.maps:
-            weights = _mask_weights(masks, fmap.shape[-2:])
-            maps = fmap.index_select(0, rows).flatten(2)
-            parts.append(torch.bmm(maps, weights.flatten(1).unsqueeze(-1)).squeeze(-1))
+            size = tuple(fmap.shape[-2:])
+            if size not in weights:
+                weights[size] = _mask_weights(masks, size).flatten(1).unsqueeze(-1)
+            parts.append(_weighted_sum(fmap, rows, weights[size]))
         pooled = torch.cat(parts, dim=-1)
         if not spatial:
             return pooled
@@ -333,6 +338,24 @@ class PyramidEncoder:
         cell_weight = _mask_weights(masks, grid).flatten(1).unsqueeze(-1)
         head = torch.cat([pooled.unsqueeze(1), torch.ones_like(pooled[:, :1]).unsqueeze(1)], dim=-1)
         return torch.cat([head, torch.cat([cells, cell_weight], dim=-1)], dim=1)
+
+
+def _weighted_sum(fmap: Tensor, rows: Tensor, weights: Tensor, block: int = 128) -> Tensor:
+    """``bmm(fmap[rows].flatten(2), weights)`` as ``[E, C]``, gathering ``block`` rows at a time.
+
+    Blocks keep the gathered maps small; every block has at least two rows (a batch of one
+    takes another BLAS path with other rounding), so the result equals the single bmm.
+    """
+    n = len(rows)
+    if n <= block + 1:
+        return torch.bmm(fmap.index_select(0, rows).flatten(2), weights).squeeze(-1)
+    out = weights.new_empty((n, fmap.shape[1]))
+    starts = list(range(0, n, block))
+    if n - starts[-1] == 1:
+        starts.pop()
+    for lo, hi in zip(starts, starts[1:] + [n]):
+        torch.bmm(fmap.index_select(0, rows[lo:hi]).flatten(2), weights[lo:hi], out=out[lo:hi].unsqueeze(-1))
+    return out
 
 
 def _mask_weights(masks: Tensor, size) -> Tensor:
@@ -346,9 +369,11 @@ def _mask_weights(masks: Tensor, size) -> Tensor:
     return w / total.view(-1, 1, 1)
 
 
-def _capture(store: dict, i: int):
+def _capture(store: dict, i: int, wanted: int):
     def hook(module, inputs, output):
         store[i] = output[0] if isinstance(output, (tuple, list)) else output
+        if len(store) == wanted:
+            raise StopForward
 
     return hook
 

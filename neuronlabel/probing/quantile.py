@@ -31,6 +31,8 @@ import torch
 
 from ..errors import CheckpointError, InputError
 
+BLOCK = 1 << 20
+
 
 class QuantileSketch:
     """Per-unit histograms on power-of-two grids; ``add``, ``merge``, ``quantile``, ``state_dict``."""
@@ -68,7 +70,11 @@ class QuantileSketch:
         x = maps.detach()
         if x.dtype not in (torch.float32, torch.float64):
             x = x.float()
-        x = x.reshape(x.shape[0], self.units, -1)
+        last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        if last:
+            x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, self.units).transpose(1, 2)
+        else:
+            x = x.reshape(x.shape[0], self.units, -1)
         lo = x.amin(dim=(0, 2)) if lo is None else lo
         hi = x.amax(dim=(0, 2)) if hi is None else hi
         finite = bool((torch.isfinite(lo) & torch.isfinite(hi)).all())
@@ -81,9 +87,13 @@ class QuantileSketch:
         present = torch.isfinite(lo)
         self._cover(lo.double(), hi.double(), present)
         scale = torch.ldexp(torch.ones_like(self.exponent, dtype=x.dtype), -self.exponent)[None, :, None]
+        small = self.units * self.bins < 2 ** 23 and int(self.origin.abs().max()) + self.bins < 2 ** 23
+        if finite and small and x.dtype == torch.float32:
+            self.counts = self._binned(x, scale[0, :, 0])
+            return
+        x = x.contiguous()
         offset = torch.arange(self.units, device=x.device) * self.bins - self.origin
         idx = (x * scale).floor_()
-        small = self.units * self.bins < 2 ** 23 and int(self.origin.abs().max()) + self.bins < 2 ** 23
         if not finite:
             keep = torch.isfinite(idx)
             flat = (torch.where(keep, idx, torch.zeros_like(idx)).long() + offset[None, :, None])[keep]
@@ -93,6 +103,34 @@ class QuantileSketch:
             flat = idx.long().add_(offset[None, :, None]).reshape(-1)
         delta = torch.bincount(flat, minlength=self.units * self.bins).view(self.units, self.bins)
         self.counts = self.counts + delta
+
+    def _binned(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``counts`` plus the histogram of finite float32 ``x`` ``[B, U, n]`` on the current grids.
+
+        A value's bin is ``x * 2**-exponent - origin`` truncated: the product is exact (a
+        power of two), the difference is exact (both lie on the product's grid and the
+        result is below ``bins``) and it is never negative, so truncation is the floor.
+        On CPU the units (or, for channels-last maps, the images) go in blocks of about
+        ``BLOCK`` values so that the temporaries stay in cache and the maps are read once.
+        """
+        b, units, n = x.shape
+        neg_origin = (-self.origin).to(torch.float32)[:, None]
+        counts = self.counts.clone()
+        if x.stride(1) == 1 and units > 1:
+            offsets = (torch.arange(units, device=x.device, dtype=torch.int32) * self.bins)[:, None]
+            step = b if x.device.type != "cpu" else max(1, max(BLOCK, 4 * units * self.bins) // (units * n))
+            for b0 in range(0, b, step):
+                idx = torch.addcmul(neg_origin, x[b0:b0 + step], scale[:, None]).to(torch.int32).add_(offsets)
+                counts += torch.bincount(idx.transpose(1, 2).reshape(-1), minlength=units * self.bins).view(units, -1)
+            return counts
+        step = units if x.device.type != "cpu" else max(1, min(units, BLOCK // max(1, b * n)))
+        offsets = (torch.arange(step, device=x.device, dtype=torch.int32) * self.bins)[:, None]
+        for u0 in range(0, units, step):
+            u1 = min(units, u0 + step)
+            idx = torch.addcmul(neg_origin[u0:u1], x[:, u0:u1], scale[u0:u1, None]).to(torch.int32)
+            idx.add_(offsets[: u1 - u0])
+            counts[u0:u1] += torch.bincount(idx.view(-1), minlength=(u1 - u0) * self.bins).view(u1 - u0, self.bins)
+        return counts
 
     def _bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         width = torch.ldexp(torch.ones_like(self.exponent, dtype=torch.float64), self.exponent)

@@ -32,7 +32,9 @@ from ..preflight import check_device, check_model
 from ..hooks import StopForward, capture, forward_until
 from ..sources import ProbeSource, as_source
 from ..units import LayerSpec, resolve_layers
+from ..threads import check_threads, torch_threads
 from .exemplars import Exemplars
+from .fast import channels_last
 from .quantile import QuantileSketch
 from .topk import TopK
 
@@ -47,9 +49,19 @@ class _LayerStats:
         self.sketch = QuantileSketch(units, bins=bins, device=device)
 
     def add(self, maps: torch.Tensor, ids: torch.Tensor) -> None:
-        peak = maps.amax(dim=(2, 3))
+        b, units = maps.shape[:2]
+        if maps.dtype not in (torch.float32, torch.float64):
+            peak, low = maps.amax(dim=(2, 3)), maps.amin(dim=(0, 2, 3))
+        elif maps.is_contiguous():
+            low, peak = torch.aminmax(maps.view(b, units, -1), dim=-1)
+            low = low.amin(0)
+        elif maps.is_contiguous(memory_format=torch.channels_last):
+            low, peak = torch.aminmax(maps.permute(0, 2, 3, 1).reshape(b, -1, units), dim=1)
+            low = low.amin(0)
+        else:
+            peak, low = maps.amax(dim=(2, 3)), maps.amin(dim=(0, 2, 3))
         self.topk.add(maps, ids, scores=peak)
-        self.sketch.add(maps, lo=maps.amin(dim=(0, 2, 3)), hi=peak.amax(0))
+        self.sketch.add(maps, lo=low, hi=peak.amax(0))
 
     def state_dict(self) -> dict:
         return {"layout": [self.layout.kind, self.layout.prefix, list(self.layout.grid or [])],
@@ -256,7 +268,8 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
           quantile: float = 0.99, batch_size: int = 64, device=None, transform: Optional[Callable] = None,
           indices: Optional[Sequence[int]] = None, checkpoint: "str | os.PathLike | None" = None,
           checkpoint_seconds: float = 60.0, progress: bool = True, num_workers: int = 0,
-          bins: int = 2048, early_exit: bool = True) -> ProbeResult:
+          bins: int = 2048, early_exit: bool = True, fast: bool = False,
+          threads: Optional[int] = None) -> ProbeResult:
     """Run the probe set through ``net`` once and keep, per unit, its top-k images, maps and quantile.
 
     >>> import torch, torchvision
@@ -273,6 +286,11 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
     every ``checkpoint_seconds``, on error and on interrupt (Ctrl-C, SIGTERM); calling again
     with the same checkpoint resumes and gives exactly the uninterrupted result.
     ``early_exit`` stops each forward pass after the last probed layer has run.
+    ``fast=True`` runs the network channels-last (its weights are put back afterwards),
+    faster on CPU for convolutional networks than a plain eager loop; activations may then
+    differ from the default pass in the last bits, so exemplars at exact ties can too.
+    ``threads``: torch CPU threads for the pass (default: torch's own count, capped at the
+    cores this process may really use, :func:`neuronlabel.threads.usable_cores`).
     """
     if not isinstance(net, nn.Module):
         raise InputError(f"net must be a torch.nn.Module, got {type(net).__name__}")
@@ -285,6 +303,7 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
         raise InputError(f"quantile must be strictly between 0 and 1 (MILAN uses 0.99), got {quantile!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_threads(threads)
     source = as_source(images, net, transform)
     n_source = len(source)
     if n_source < k:
@@ -370,11 +389,14 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
     bar = tqdm(total=total, initial=done_batches, desc="probe", unit="batch", disable=not progress)
     last_save = time.monotonic()
     try:
-        with capture(net, names, on_output), _Interrupts(), torch.inference_mode():
+        with capture(net, names, on_output), _Interrupts(), channels_last(net, fast), torch_threads(threads), \
+                torch.inference_mode():
             for ids, x, errors in loader:
                 skipped.extend(errors)
                 if x is not None:
                     x = x.to(run_device, dtype=dtype, non_blocking=True)
+                    if fast and x.dim() == 4:
+                        x = x.contiguous(memory_format=torch.channels_last)
                     image_size = image_size or tuple(x.shape[-2:])
                     _forward(net, x, ids.to(run_device), names, stats, current, order)
                     flat = x.flatten(2)

@@ -84,11 +84,12 @@ class TopK:
         changed = (pick != torch.arange(k, device=pick.device)).any(1).nonzero().squeeze(1)
         if changed.numel():
             pick_c = pick[changed]
-            rows = changed.unsqueeze(1).expand_as(pick_c)
-            old_part = self.maps[rows, pick_c.clamp(max=k - 1)]
-            new_part = new_maps(rows, (pick_c - k).clamp(min=0)).to(self.maps.dtype)
             maps = self.maps.clone()
-            maps[changed] = torch.where((pick_c < k)[:, :, None, None], old_part, new_part)
+            maps[changed] = self.maps[changed.unsqueeze(1).expand_as(pick_c), pick_c.clamp(max=k - 1)]
+            fresh = (pick_c >= k).nonzero()
+            if fresh.numel():
+                units, slots = changed[fresh[:, 0]], fresh[:, 1]
+                maps[units, slots] = new_maps(units, pick_c[fresh[:, 0], slots] - k).to(maps.dtype)
             self.maps = maps
         self.scores = scores.gather(1, pick)
         self.ids = ids.gather(1, pick)
