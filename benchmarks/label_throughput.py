@@ -102,17 +102,21 @@ def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | No
     cap = Captioner.load()
     cap.encode(torch.rand(2, 3, 224, 224))
     _bare(net, x[:batch_size], batch_size)
+    cpu = time.process_time()
     bare = _bare(net, x, batch_size)
+    bare_cpu = time.process_time() - cpu
     kwargs = {"threads": threads} if threads and "threads" in label_model.__code__.co_varnames else {}
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     report = label_model(net, ROWS[row][1], source, captioner=cap, batch_size=batch_size, progress=False, **kwargs)
-    total = time.perf_counter() - t
+    total, total_cpu = time.perf_counter() - t, time.process_time() - cpu
     probe_s, caption_s = report.meta["seconds"]["probe"], report.meta["seconds"]["caption"]
     labels = {f"{u.layer}:{u.unit}": u.label for u in report.units}
     return {"row": row, "units": len(labels), "images": len(x), "threads": torch.get_num_threads(),
             "bare_s": round(bare, 2), "probe_s": probe_s, "caption_report_s": round(total - probe_s, 2),
             "caption_s": caption_s, "total_s": round(total, 2), "probe_over_bare": round(probe_s / bare, 3),
             "caption_over_probe": round((total - probe_s) / probe_s, 3), "total_over_bare": round(total / bare, 3),
+            "bare_cpu_s": round(bare_cpu, 2), "total_cpu_s": round(total_cpu, 2),
+            "total_over_bare_cpu": round(total_cpu / bare_cpu, 3), "load_average": round(os.getloadavg()[0], 1),
             "labels": labels}
 
 

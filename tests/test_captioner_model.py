@@ -208,3 +208,21 @@ def test_custom_encoder_captioner_needs_its_encoder_back(tmp_path):
     again = Captioner.load(path, encoder=enc)
     assert again.describe_exemplars(images, masks, index, rerank=False) == cap.describe_exemplars(images, masks, index,
                                                                                                   rerank=False)
+
+
+def test_language_model_scores_are_remembered_until_the_weights_change():
+    from neuronlabel.captioner.lm import LanguageModel
+
+    torch.manual_seed(0)
+    lm = LanguageModel(vocab_size=12, embedding_size=8, hidden_size=16).eval()
+    seqs = [[4, 5], [6], [4, 5], [7, 8, 9]]
+    fresh = lm._score(seqs)
+    assert torch.equal(lm.score(seqs), fresh)
+    assert torch.equal(lm.score([[7, 8, 9], [6]]), fresh[[3, 1]])
+    assert len(lm._memo) == 3
+    with torch.no_grad():
+        lm.output.bias.add_(1.0)
+    changed = lm.score(seqs)
+    assert torch.equal(changed, lm._score(seqs)) and not torch.equal(changed, fresh)
+    lm.train()
+    assert lm.score(seqs).shape == (4,)

@@ -57,9 +57,25 @@ class LanguageModel(nn.Module):
 
     @torch.no_grad()
     def score(self, sequences: list[list[int]]) -> Tensor:
-        """``log p(d)`` for each id sequence (without start/end markers), as ``[N]`` on CPU."""
+        """``log p(d)`` for each id sequence (without start/end markers), as ``[N]`` on CPU.
+
+        In eval mode each distinct sequence is scored once and remembered until the weights
+        change (beam candidates repeat across units: "dog faces" is scored once per run).
+        """
         if not sequences:
             return torch.zeros(0)
+        if self.training:
+            return self._score(sequences)
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
+        if getattr(self, "_memo_key", None) != key or len(self._memo) > 200_000:
+            self._memo_key, self._memo = key, {}
+        memo = self._memo
+        new = list(dict.fromkeys(tuple(s) for s in sequences if tuple(s) not in memo))
+        if new:
+            memo.update(zip(new, self._score([list(s) for s in new]).tolist()))
+        return torch.tensor([memo[tuple(s)] for s in sequences], dtype=torch.float32)
+
+    def _score(self, sequences: list[list[int]]) -> Tensor:
         device = self.output.weight.device
         longest = max(len(s) for s in sequences)
         tokens = torch.full((len(sequences), longest + 2), Vocabulary.pad, dtype=torch.long)

@@ -204,10 +204,8 @@ class Captioner:
             found = beam_search(self.decoder, feats, m, beam_size, max_length, min_length,
                                 follow_bans=self.vocab.follow_bans())
             if rerank:
-                flat = [tuple(ids) for cands in found for ids, _ in cands]
-                distinct = list(dict.fromkeys(flat))
-                where = {ids: i for i, ids in enumerate(distinct)}
-                prior = self.lm.score([list(ids) for ids in distinct])[[where[ids] for ids in flat]]
+                flat = [ids for cands in found for ids, _ in cands]
+                prior = self.lm.score(flat)
                 at = 0
                 for i, cands in enumerate(found):
                     found[i] = wpmi_rerank(cands, prior[at: at + len(cands)], lam)
