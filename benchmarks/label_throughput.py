@@ -26,6 +26,7 @@ its own bare forward pass, so the ratios stay comparable when the machine is sha
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -105,7 +106,7 @@ def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | No
     cpu = time.process_time()
     bare = _bare(net, x, batch_size)
     bare_cpu = time.process_time() - cpu
-    kwargs = {"threads": threads} if threads and "threads" in label_model.__code__.co_varnames else {}
+    kwargs = {"threads": threads} if threads and "threads" in inspect.signature(label_model).parameters else {}
     t, cpu = time.perf_counter(), time.process_time()
     report = label_model(net, ROWS[row][1], source, captioner=cap, batch_size=batch_size, progress=False, **kwargs)
     total, total_cpu = time.perf_counter() - t, time.process_time() - cpu

@@ -75,10 +75,12 @@ def _checked_captioner(path: Optional[str]) -> Optional[str]:
 def cmd_label(args) -> int:
     from .preflight import check_device
     from .labeling import label_model
+    from .threads import check_threads
 
     if not args.layers and not args.units:
         raise InputError("label needs --layers (names or globs) or --units (e.g. layer4:3,layer4:17)")
     check_device(args.device)
+    check_threads(args.threads)
     captioner = _checked_captioner(args.captioner)
     with _outputs(args.out, args.checkpoint) as out:
         net = _model(args)
@@ -86,7 +88,8 @@ def cmd_label(args) -> int:
             report = label_model(net, _split(args.layers) if args.layers else None, images=args.images, k=args.k,
                                  captioner=captioner, batch_size=args.batch_size, device=args.device,
                                  progress=not args.quiet, checkpoint=args.checkpoint, model_name=args.model,
-                                 units=_split(args.units) if args.units else None)
+                                 units=_split(args.units) if args.units else None, threads=args.threads,
+                                 fast=args.fast)
         except UnknownLayerError as err:
             raise UnknownLayerError(str(err).replace("neuronlabel.layers(net)", f"`neuronlabel layers {args.model}`"))
         _write(report, out)
@@ -147,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device")
     p.add_argument("--captioner", help="a saved captioner file (default: the bundled one)")
     p.add_argument("--checkpoint", help="save progress here and resume from it")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the cores this process may use; "
+                   "on a machine shared with other jobs, 1)")
+    p.add_argument("--fast", action="store_true", help="probe channels-last (faster on CPU for conv nets)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_label)
 

@@ -23,6 +23,7 @@ from .errors import InputError, NeuronLabelError
 from .files import guard_checkpoint
 from .probing import ProbeResult, probe
 from .report import LabelReport, UnitLabel
+from .threads import with_threads
 from .units import LayerSpec
 
 THUMB = 128
@@ -168,12 +169,13 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
 
 
 @guard_checkpoint
+@with_threads
 def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None" = None, images=None, *,
                 k: int = 15, quantile: float = 0.99, captioner=None, batch_size: int = 64, device=None,
                 progress: bool = True, checkpoint: "str | os.PathLike | None" = None,
                 transform: Optional[Callable] = None, beam_size: Optional[int] = None,
                 model_name: Optional[str] = None, attributions: int = 0, attribution_method: str = "gradient",
-                units=None) -> LabelReport:
+                units=None, threads: Optional[int] = None, fast: bool = False) -> LabelReport:
     """Probe ``net`` once, describe every unit of ``layers`` with the captioner, return a report.
 
     >>> from neuronlabel import label_model, models
@@ -191,6 +193,9 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     :func:`neuronlabel.units.group_units`): the layers they lie in are probed once as usual,
     and only they are captioned and reported, so captioning costs in proportion to them.
     ``layers`` may then be left out; if given, it must include the units' layers.
+    ``threads``: torch CPU threads for the whole call (default: torch's own count capped at
+    the cores this process may really use; on a machine shared with other jobs pass fewer,
+    e.g. 1, see docs/benchmarks.md). ``fast=True`` probes channels-last (:func:`probe`).
     With ``checkpoint``, the probe state and then every finished unit's captions are saved
     (``checkpoint`` and ``<checkpoint>.captions.json``); a rerun after Ctrl-C, SIGTERM or
     ``kill -9`` resumes where it stopped and gives exactly the uninterrupted report. The
@@ -203,7 +208,7 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
         raise InputError("label_model needs layers=[...] (names or globs) or units=[...] (e.g. ['layer4:3'])")
     cap = _captioner(captioner, "cpu")
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
-                   transform=transform, checkpoint=checkpoint, progress=progress)
+                   transform=transform, checkpoint=checkpoint, progress=progress, threads=threads, fast=fast)
     t_probe = time.perf_counter() - t0
     if chosen is not None:
         _check_channels(chosen, {layer: result[layer].units for layer in result})

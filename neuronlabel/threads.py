@@ -20,6 +20,7 @@ torch's thread count for a block of code and restores it.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from contextlib import contextmanager
@@ -75,13 +76,13 @@ def check_threads(threads) -> Optional[int]:
     >>> check_threads(0)                                  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    neuronlabel.errors.InputError: threads must be a positive integer (or None for the usable cores, here ...), got 0
+    neuronlabel.errors.InputError: threads must be a positive integer (leave it out to use the cores ...), got 0
     """
     if threads is None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InputError(f"threads must be a positive integer (or None for the usable cores, here "
-                         f"{usable_cores()}), got {threads!r}")
+        raise InputError(f"threads must be a positive integer (leave it out to use the cores this process may "
+                         f"run on, here {usable_cores()}), got {threads!r}")
     return threads
 
 
@@ -111,3 +112,20 @@ def torch_threads(threads: Optional[int] = None) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def with_threads(fn):
+    """Decorate a function taking ``threads=``: validate it, and run the call with that many threads.
+
+    >>> @with_threads
+    ... def work(*, threads=None):
+    ...     return torch.get_num_threads()
+    >>> work(threads=1)
+    1
+    """
+    @functools.wraps(fn)
+    def threaded(*args, threads: Optional[int] = None, **kwargs):
+        with torch_threads(threads):
+            return fn(*args, threads=threads, **kwargs)
+
+    return threaded

@@ -42,6 +42,8 @@ def test_layers_lists_shapes_and_units(capsys):
     (["label", "torchvision:resnet18", "--layers", "layer4", "--images", "/no/such/dir", "--out", "x"],
      "does not exist"),
     (["layers", "/no/such/model.pt"], "does not exist"),
+    (["label", "torchvision:resnet18", "--layers", "layer4", "--threads", "0", "--out", "x"],
+     "threads must be a positive integer"),
 ])
 def test_clear_errors_exit_2_without_traceback(argv, message, capsys):
     assert main(argv) == 2
