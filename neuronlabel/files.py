@@ -299,7 +299,9 @@ def _acquire(path: Path, what: str, target: Path):
         if same:
             break
         os.close(fd)
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    program = "neuronlabel" if program in ("cli.py", "__main__.py") else program
+    command = " ".join([program, *sys.argv[1:]])
     info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": command}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode(), 0)
