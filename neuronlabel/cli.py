@@ -89,7 +89,7 @@ def cmd_label(args) -> int:
                                  captioner=captioner, batch_size=args.batch_size, device=args.device,
                                  progress=not args.quiet, checkpoint=args.checkpoint, model_name=args.model,
                                  units=_split(args.units) if args.units else None, threads=args.threads,
-                                 fast=args.fast)
+                                 fast=args.fast, evidence=not args.no_evidence)
         except UnknownLayerError as err:
             raise UnknownLayerError(str(err).replace("neuronlabel.layers(net)", f"`neuronlabel layers {args.model}`"))
         _write(report, out)
@@ -116,7 +116,7 @@ def cmd_demo(args) -> int:
     with _outputs(args.out) as out:
         net, _ = models.load("efficientnet_lite0")
         report = label_model(net, DEMO_LAYERS, images=None, captioner=captioner, progress=not args.quiet,
-                             model_name="efficientnet_lite0")
+                             model_name="efficientnet_lite0", evidence=not args.no_evidence)
         _write(report, out)
     print(f"demo finished in {time.perf_counter() - t0:.0f} s: open {Path(args.out).resolve() / 'report.html'}")
     return 0
@@ -154,12 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "on a machine shared with other jobs, 1)")
     p.add_argument("--fast", action="store_true", help="probe channels-last (faster on CPU for conv nets)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-evidence", action="store_true", help="label with the captioner alone (no evidence stage: "
+                                                               "no concepts, confidence or uncertain flag)")
     p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("demo", help="label two layers of EfficientNet-Lite0 on the built-in photos")
     p.add_argument("--out", default="neuronlabel-demo")
     p.add_argument("--captioner", help="a saved captioner file (default: the bundled one)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-evidence", action="store_true", help="label with the captioner alone")
     p.set_defaults(func=cmd_demo)
 
     for name, module, text in [("report", "report.command", "render a report.json as HTML / CSV"),

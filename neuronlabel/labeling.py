@@ -105,7 +105,7 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
                    encode_batch_size: int = 32, shard: tuple[int, int] = (0, 1),
                    images: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
                    checkpoint: "str | os.PathLike | None" = None, progress: bool = False,
-                   units: Optional[dict] = None) -> dict:
+                   units: Optional[dict] = None, features: Optional[_LazyFeatures] = None) -> dict:
     """Captions ``{(layer, unit): [(text, logprob), ...]}`` for the units of a probe result.
 
     >>> described = describe_units(result, Captioner.load(), progress=False)     # doctest: +SKIP
@@ -119,7 +119,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     ``images`` is :func:`exemplar_images` of those units if the caller fetched them already.
     With ``checkpoint`` (the run's probe checkpoint), finished units' captions are kept in
     ``<checkpoint>.captions.json`` after every chunk; a rerun describes only the others and
-    gives exactly the result of an uninterrupted run.
+    gives exactly the result of an uninterrupted run. ``features`` (a :class:`_LazyFeatures` of
+    ``images``) keeps the encoding for the caller (label_model reuses it for the evidence stage).
     """
     from .caption_store import CaptionStore, caption_key, captions_path
     from .probing.streaming import _Interrupts
@@ -143,7 +144,7 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     chunks = [(layer, of_layer[lo:lo + unit_chunk]) for layer, of_layer in mine.items()
               for lo in range(0, len(of_layer), unit_chunk)]
     todo = [(layer, chunk) for layer, chunk in chunks if any((layer, u) not in out for u in chunk)]
-    features = _LazyFeatures(captioner, images, encode_batch_size)
+    features = features if features is not None else _LazyFeatures(captioner, images, encode_batch_size)
     ids = ids.to(captioner.device)
     total = sum(len(of_layer) for of_layer in mine.values())
     bar = tqdm(total=total, initial=total - sum(len(c) for _, c in todo), desc="caption", unit="unit",
@@ -175,7 +176,8 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
                 progress: bool = True, checkpoint: "str | os.PathLike | None" = None,
                 transform: Optional[Callable] = None, beam_size: Optional[int] = None,
                 model_name: Optional[str] = None, attributions: int = 0, attribution_method: str = "gradient",
-                units=None, threads: Optional[int] = None, fast: bool = False) -> LabelReport:
+                units=None, threads: Optional[int] = None, fast: bool = False, evidence: bool = True,
+                rerank: bool = True) -> LabelReport:
     """Probe ``net`` once, describe every unit of ``layers`` with the captioner, return a report.
 
     >>> from neuronlabel import label_model, models
@@ -200,6 +202,10 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     (``checkpoint`` and ``<checkpoint>.captions.json``); a rerun after Ctrl-C, SIGTERM or
     ``kill -9`` resumes where it stopped and gives exactly the uninterrupted report. The
     checkpoint is checked for writability and locked against other runs before any work.
+    ``evidence`` (default on) runs the evidence stage (:mod:`neuronlabel.evidence`) on every
+    unit: its concepts, confidence and ``uncertain`` flag go into the report, its everyday
+    phrases join the beam candidates, and with ``rerank`` the candidates are ordered by their
+    agreement with the evidence (:func:`neuronlabel.evidence.labels.label_candidates`).
     """
     t0 = time.perf_counter()
     chosen = None if units is None else _chosen_units(net, layers, units)
@@ -214,14 +220,24 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
         _check_channels(chosen, {layer: result[layer].units for layer in result})
     cap = cap.to(next(iter(result.values())).maps.device)
     images = exemplar_images(result, chosen)
+    features = _LazyFeatures(cap, images[1], 32)
     described = describe_units(result, cap, beam_size=beam_size, images=images, checkpoint=checkpoint,
-                               progress=progress, units=chosen)
+                               progress=progress, units=chosen, features=features)
     t_caption = time.perf_counter() - t0 - t_probe
+    evidenced = {}
+    if evidence:
+        from .evidence import compute_evidence
+        from .evidence.labels import apply_evidence
+
+        encoded = features.rows(torch.arange(len(images[0]))) if len(images[0]) else None
+        evidenced = compute_evidence(result, chosen, images=images, encoded=encoded)
+        described = apply_evidence(described, evidenced, rerank_candidates=rerank)
+    t_evidence = time.perf_counter() - t0 - t_probe - t_caption
     attributed = (_attributions(net, result, attributions, attribution_method, cap.device, chosen)
                   if attributions else {})
     report = build_report(result, described, cap, attributed, model_name or type(net).__name__,
-                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2)}, images=images,
-                          units=chosen)
+                          {"probe": round(t_probe, 2), "caption": round(t_caption, 2),
+                           "evidence": round(t_evidence, 2)}, images=images, units=chosen, evidence=evidenced)
     report.net = net
     return report
 
@@ -257,6 +273,13 @@ def _check_channels(chosen: dict, counts: dict) -> None:
             raise InputError(f"layer {layer!r} has units 0..{counts[layer] - 1}; got {too_big[:10]}")
 
 
+def evidence_words() -> list:
+    """Every word an evidence phrase can hold (see :mod:`neuronlabel.evidence.phrases`)."""
+    from .evidence.phrases import vocabulary
+
+    return vocabulary()
+
+
 def _vocabulary(captioner) -> list[str]:
     """The words a label can hold: the captioner's, and the everyday words its rare ones become."""
     from .captioner.everyday import EVERYDAY
@@ -268,8 +291,11 @@ def _vocabulary(captioner) -> list[str]:
 
 def build_report(result: ProbeResult, described: dict, captioner, attributed: dict, model_name: str,
                  seconds: dict, images: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-                 units: Optional[dict] = None) -> LabelReport:
-    """Assemble the :class:`LabelReport` from a probe result and its units' captions (``units``: only those)."""
+                 units: Optional[dict] = None, evidence: Optional[dict] = None) -> LabelReport:
+    """Assemble the :class:`LabelReport` from a probe result and its units' captions (``units``: only those;
+    ``evidence``: ``{(layer, unit): UnitEvidence}`` of the evidence stage)."""
+    from .evidence.labels import report_fields
+
     chosen = units
     ids, shown = images if images is not None else exemplar_images(result, chosen)
     thumbs = _thumbnails(shown, THUMB)
@@ -291,16 +317,19 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
                      "mean_top_k": float(finite.mean()) if finite.numel() else float("nan"),
                      "threshold_error": float(errors[u]), "nonfinite_values": int(nonfinite[u]),
                      "mean": float(means[u])}
+            found = report_fields((evidence or {}).get((layer, u)))
+            flags += found.pop("flags")
             units.append(UnitLabel(layer, u, candidates[0][0] if candidates else "", candidates=candidates,
                                    exemplar_ids=exemplar_ids[u].tolist(),
                                    exemplar_scores=[float(s) if np.isfinite(float(s)) else float("nan")
                                                     for s in scores[u]],
                                    threshold=float(thresholds[u]), maps=maps[u], stats=stats, flags=flags,
-                                   attributions=attributed.get((layer, u))))
+                                   attributions=attributed.get((layer, u)), **found))
     meta = {"model": model_name, "layers": list(result), "k": result.k, "quantile": result.quantile,
             "probe_set": result.meta.get("source"), "num_images": result.num_images,
             "image_size": list(result.image_size), "captioner": dict(captioner.config.to_dict()),
-            "vocabulary": _vocabulary(captioner),
+            "vocabulary": _vocabulary(captioner) if not evidence else sorted(set(_vocabulary(captioner))
+                                                                             | set(evidence_words())),
             "seconds": seconds}
     report = LabelReport(units, images={int(i): thumbs[j] for j, i in enumerate(ids.tolist())}, meta=meta)
     report.probe_result = result

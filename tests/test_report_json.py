@@ -80,7 +80,7 @@ def test_scores_round_trip_bit_exact(scores):
 
 def test_other_schema_versions_are_refused_clearly(report):
     data = json.loads(report.to_json())
-    data["schema"] = "neuronlabel.report/2"
+    data["schema"] = "neuronlabel.report/3"
     with pytest.raises(ReportSchemaError, match=r"newer than this neuronlabel reads.*pip install -U neuronlabel"):
         LabelReport.from_json(data)
     data["schema"] = "neuronlabel.report/0"
@@ -131,3 +131,31 @@ def test_meta_that_json_cannot_hold_is_rejected_by_name():
     r = LabelReport([], meta={"model": object()})
     with pytest.raises(InputError, match=r"meta\['model'\] is a object"):
         r.to_json()
+
+
+def test_schema_2_round_trips_evidence_and_version_1_still_loads(report):
+    from neuronlabel.evidence import EvidenceItem
+
+    u = UnitLabel("fc", 0, "crabs", candidates=[("crabs", float("nan")), ("reptiles", -2.0)],
+                  evidence=[EvidenceItem("n01976957", "object", "crabs", 0.7, 0.8, 0.9),
+                            ["colour:red", "colour", "red", 0.25, 0.4, None]], confidence=0.7,
+                  flags=[])
+    data = json.loads(LabelReport([u]).to_json())
+    assert data["schema"] == "neuronlabel.report/2"
+    assert data["units"][0]["evidence"][0] == ["n01976957", "object", "crabs", 0.7, 0.8, 0.9]
+    back = LabelReport.from_json(data).units[0]
+    assert back.confidence == 0.7 and [e.name for e in back.evidence] == ["crabs", "red"]
+    assert math.isnan(back.evidence[1].agree) and math.isnan(back.candidates[0][1])
+    v1 = json.loads(report.to_json())
+    v1["schema"] = "neuronlabel.report/1"
+    for unit in v1["units"]:
+        del unit["confidence"], unit["evidence"]
+    old = LabelReport.from_json(v1)
+    assert [x.label for x in old.units] == [x.label for x in report.units]
+    assert all(math.isnan(x.confidence) and x.evidence == [] for x in old.units)
+    v1["units"][0]["evidence"] = []                 # a version-1 file cannot hold version-2 fields
+    with pytest.raises(ReportSchemaError, match="unknown field"):
+        LabelReport.from_json(v1)
+    data["units"][0]["evidence"] = [["colour:red", "colour"]]
+    with pytest.raises(ReportSchemaError, match="evidence item"):
+        LabelReport.from_json(data)

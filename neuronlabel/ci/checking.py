@@ -17,6 +17,7 @@ from ..errors import InputError, did_you_mean
 from .rules import Rule, selector_matches
 
 EXIT_PASS, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EVIDENCE_MIN = 0.2        # evidence items scoring at least this can match a concept (check(evidence=True))
 
 
 @dataclass
@@ -184,7 +185,7 @@ class CheckResult:
 
 
 def check(report, concepts=None, rules=None, max_matches: "int | None" = None, *,
-          candidates: bool = False, layers=None, builtin_synonyms: bool = True) -> CheckResult:
+          candidates: bool = False, layers=None, builtin_synonyms: bool = True, evidence: bool = False) -> CheckResult:
     """Flag units whose labels match concept keywords; compare the counts with the limits.
 
     >>> from neuronlabel.report import LabelReport, UnitLabel
@@ -196,7 +197,13 @@ def check(report, concepts=None, rules=None, max_matches: "int | None" = None, *
     comma-separated string) become rules with ``max_matches`` (default 0) per layer,
     restricted to ``layers`` and searching beam ``candidates`` when asked. ``rules`` is a
     list of :class:`Rule` or dicts, or a TOML rules file path; for file rules
-    ``max_matches`` is the default where a rule does not set it.
+    ``max_matches`` is the default where a rule does not set it. With ``evidence``, a unit also
+    matches when its evidence (the concepts the evidence stage found in its exemplars, scoring at
+    least :data:`EVIDENCE_MIN`) names the concept, whatever its label says:
+
+    >>> u = UnitLabel("blocks.6", 2, "helmets", evidence=[["body:face", "body", "faces", 0.6, 0.5, 0.8]])
+    >>> [f.matched_in for f in check(LabelReport([u]), concepts="face", evidence=True).findings]
+    ['evidence']
     """
     from ..report import LabelReport
 
@@ -219,7 +226,12 @@ def check(report, concepts=None, rules=None, max_matches: "int | None" = None, *
                 raise InputError(f"rule {rule.concept!r}: layer {selector!r} matches no layer of the report "
                                  f"(its layers: {', '.join(layer_names)})." + did_you_mean(selector, layer_names))
     findings, allowed, counts, warnings = [], [], [], []
-    warnings += unsayable(all_rules, report.meta.get("vocabulary"))
+    vocabulary = report.meta.get("vocabulary")
+    if evidence and vocabulary:
+        from ..evidence.phrases import vocabulary as evidence_vocabulary
+
+        vocabulary = sorted(set(vocabulary) | set(evidence_vocabulary()))
+    warnings += unsayable(all_rules, vocabulary)
     for rule in all_rules:
         missing = sorted(u for u in rule.allowed_units if u not in report)
         if missing:
@@ -228,7 +240,7 @@ def check(report, concepts=None, rules=None, max_matches: "int | None" = None, *
         for unit in report.units:
             if not rule.applies_to(unit.layer):
                 continue
-            finding = _match_unit(rule, unit)
+            finding = _match_unit(rule, unit, evidence)
             if finding is None:
                 continue
             (allowed if finding.allowed_by else rule_findings).append(finding)
@@ -270,10 +282,12 @@ def unsayable(rules, vocabulary) -> list[str]:
     return out
 
 
-def _match_unit(rule: Rule, unit) -> "Finding | None":
+def _match_unit(rule: Rule, unit, evidence: bool = False) -> "Finding | None":
     texts = [("label", unit.label)]
     if rule.candidates:
         texts += [(f"candidate {i + 1}", c) for i, (c, _) in enumerate(unit.candidates) if c != unit.label]
+    if evidence:
+        texts += [("evidence", e.name) for e in unit.evidence if e.score >= EVIDENCE_MIN]
     phrases = rule.allowed_phrases
     exempt = None
     for where, text in texts:

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also match the beam candidates, not only the chosen label (for --concepts)")
     parser.add_argument("--no-synonyms", action="store_true",
                         help="match --concepts literally (plus plurals), without the built-in synonyms")
+    parser.add_argument("--evidence", action="store_true",
+                        help="also match the concepts the evidence stage found in each unit's exemplars "
+                             "(faces, objects, textures, colours), not only the label's words")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     parser.add_argument("--output", metavar="FILE", help="write the output here instead of stdout "
                                                           "(a one-line summary still goes to stdout)")
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = check(args.report, concepts=concepts, rules=args.rules, max_matches=args.max_matches,
                        candidates=args.candidates, layers=args.layers,
-                       builtin_synonyms=not args.no_synonyms)
+                       builtin_synonyms=not args.no_synonyms, evidence=args.evidence)
         text = result.format(args.format)
     except NeuronLabelError as e:
         return _usage(str(e), args.format)

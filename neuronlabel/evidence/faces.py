@@ -26,6 +26,7 @@ from ..errors import MissingDependencyError
 from .features import GRID
 
 MIN_PROB = 0.9
+MIN_SIDE = 160
 PIP = "pip install --no-deps facenet-pytorch==2.6.0"
 _DETECTOR: dict = {}
 _CACHE: "OrderedDict[str, list]" = OrderedDict()
@@ -59,22 +60,40 @@ def detector(device=None):
 
 @torch.no_grad()
 def detect(images: Tensor, device=None, batch_size: int = 32) -> list:
-    """Face boxes ``[(x0, y0, x1, y1), ...]`` in pixels for each image ``[N, 3, H, W]`` in [0, 1]."""
-    rgb = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """Face boxes ``[(x0, y0, x1, y1), ...]`` in pixels for each image ``[N, 3, H, W]`` in [0, 1].
+
+    Images under :data:`MIN_SIDE` pixels are enlarged for the search (MTCNN's pyramid needs room);
+    an image the detector fails on counts as showing no face.
+    """
+    images = torch.nan_to_num(images.detach().float().cpu(), nan=0.0, posinf=1.0, neginf=0.0).clamp(0, 1)
+    h, w = images.shape[-2:]
+    scale = max(1.0, MIN_SIDE / max(min(h, w), 1))
+    if scale > 1:
+        images = torch.nn.functional.interpolate(images, size=(round(h * scale), round(w * scale)),
+                                                 mode="bilinear", align_corners=False)
+    rgb = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     keys = [hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest() for a in rgb]
     todo = [i for i, k in enumerate(keys) if k not in _CACHE]
     if todo:
         mtcnn = detector(device)
         for lo in range(0, len(todo), batch_size):
             chunk = todo[lo: lo + batch_size]
-            boxes, probs = mtcnn.detect(torch.from_numpy(np.stack([rgb[i] for i in chunk])).float())
-            for i, b, p in zip(chunk, boxes, probs):
-                found = [] if b is None else [tuple(float(v) for v in box) for box, q in zip(b, p)
-                                              if q is not None and q >= MIN_PROB]
-                _CACHE[keys[i]] = found
+            for i, found in zip(chunk, _detect_batch(mtcnn, [rgb[i] for i in chunk])):
+                _CACHE[keys[i]] = [tuple(v / scale for v in box) for box in found]
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return [_CACHE[k] for k in keys]
+
+
+def _detect_batch(mtcnn, arrays: list) -> list:
+    try:
+        boxes, probs = mtcnn.detect(torch.from_numpy(np.stack(arrays)).float())
+    except (RuntimeError, ValueError, IndexError):
+        if len(arrays) == 1:
+            return [[]]
+        return [f for a in arrays for f in _detect_batch(mtcnn, [a])]
+    return [[] if b is None else [tuple(float(v) for v in box) for box, q in zip(b, p)
+                                  if q is not None and q >= MIN_PROB] for b, p in zip(boxes, probs)]
 
 
 def boxes_to_cover(boxes: Sequence, size: tuple, grid: int = GRID) -> Tensor:

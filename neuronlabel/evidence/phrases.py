@@ -99,3 +99,28 @@ def everyday(item: EvidenceItem, inventory: Optional[Inventory] = None) -> bool:
     """
     inv = inventory or Inventory.load()
     return item.kind != "object" or (item.concept in inv and inv.concept(item.concept).everyday)
+
+
+def vocabulary(inventory: Optional[Inventory] = None) -> list:
+    """Every word :func:`candidate_phrases` can use (lower case): everyday object names of the ImageNet
+    tree, texture nouns and adjectives, colours, "faces", "people", "of".
+
+    >>> words = vocabulary(); "stripes" in words and "crabs" in words and "habiliments" not in words
+    True
+    """
+    import re
+
+    from ..datasets.compound_concepts import COLOURS
+
+    inv = inventory or Inventory.load()
+    key = id(inv)
+    if key not in _VOCABULARY:
+        nodes, _ = inv.imagenet_tree()
+        phrases = [inv.name(w, plural=True) for w in nodes if inv.concept(w).everyday]
+        phrases += [t for noun, phrase, adjective, _ in TEXTURES.values() for t in (noun, phrase, adjective)]
+        phrases += list(COLOURS) + ["faces of people", "people"]
+        _VOCABULARY[key] = sorted({w for p in phrases for w in re.findall(r"[a-z]+(?:'[a-z]+)?", p.lower())})
+    return list(_VOCABULARY[key])
+
+
+_VOCABULARY: dict = {}

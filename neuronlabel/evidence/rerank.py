@@ -11,8 +11,9 @@ evidence: MILAN's optional CLIP rerank, but offline and grounded in the evidence
 ``agreement(text)``: the concepts the text names (whole-word match of the inventory's terms)
 are credited with the evidence score of the same concept, of a concept below it (a more
 general word: :data:`GENERAL` of it) or above it (a more specific word than the evidence
-supports: :data:`SPECIFIC` of it); the text scores its best credit, less half of it times the
-share of named concepts the evidence does not support at all. The rerank score is
+supports: :data:`SPECIFIC` of it); the text scores the mean of its best credit and its mean
+credit, so every part of a composition must be supported ("clothes colored red" scores less
+than "red" when the exemplars are red but not clothes). The rerank score is
 ``agreement + CAPTION * share`` where ``share`` is the candidate's share of the beam's
 probability (``exp(logprob)`` normalised over the beam; evidence phrases have none).
 Uncertain units keep the captioner's order.
@@ -28,8 +29,7 @@ from .unit_evidence import UnitEvidence
 
 GENERAL = 0.8       # a label naming an ancestor of the evidence concept ("dogs" for retriever evidence)
 SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog evidence)
-CAPTION = 0.5       # weight of the captioner's own preference
-SUPPORTED = 0.05    # a named concept with less credit counts as unsupported
+CAPTION = 0.2       # weight of the captioner's own preference (its share of the beam's probability)
 
 
 def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
@@ -70,8 +70,7 @@ def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     if not groups:
         return 0.0
     credits = [max(credit(c, ev, inv) for c in ids) for _, ids in groups]
-    unsupported = sum(1 for c in credits if c < SUPPORTED) / len(credits)
-    return round(max(credits) * (1 - 0.5 * unsupported), 4)
+    return round(0.5 * max(credits) + 0.5 * sum(credits) / len(credits), 4)
 
 
 def rerank(candidates: Sequence, ev: Optional[UnitEvidence], phrases: Sequence = (),

@@ -57,6 +57,10 @@ table.summary tr.active { background: rgba(49,85,212,.13); }
 .unit-card h3 { margin: 0 0 2px; font-size: 17px; line-height: 1.3; }
 .ref { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; color: var(--muted); }
 .ref a { color: inherit; text-decoration: none; }
+.concepts { margin: 4px 0; font-size: 12px; }
+.concepts .concept, .concepts .conf { display: inline-block; margin: 2px 4px 0 0; padding: 0 6px; border-radius: 4px;
+  border: 1px solid var(--accent); }
+.concepts .conf { border-style: dashed; }
 .flag { display: inline-block; margin: 4px 4px 0 0; padding: 0 7px; border-radius: 4px; font-size: 11px;
   color: #fff; background: var(--flag); }
 .candidates { margin: 10px 0 8px; padding: 0; list-style: none; font-size: 13px; }
@@ -206,6 +210,13 @@ SCRIPT = r"""
     ref.appendChild(link);
     info.appendChild(ref);
     u.flags.forEach(function (flag) { info.appendChild(el('span', 'flag', flag)); });
+    if (u.evid && u.evid.length) {
+      var found = el('div', 'concepts');
+      found.title = 'evidence: concepts the exemplars show, with their scores (0 to 1)';
+      if (u.conf !== null && u.conf !== undefined) { found.appendChild(el('span', 'conf', 'confidence ' + u.conf.toFixed(2))); }
+      u.evid.forEach(function (e) { found.appendChild(el('span', 'concept ' + e[1], e[0] + ' ' + e[2])); });
+      info.appendChild(found);
+    }
     if (u.cand.length) {
       var list = el('ol', 'candidates');
       list.title = 'beam candidates, log-probability';

@@ -99,7 +99,8 @@ def unit_records(report, thumbs: dict, sign: str = "absolute_value") -> list:
                "search": search_text(u, True), "cand": [[c, _fmt(s)] for c, s in u.candidates],
                "stats": [[k, _fmt(v)] for k, v in {"threshold": u.threshold, **u.stats}.items()],
                "flags": list(u.flags), "ex": [[i, _fmt(s)] for i, s in zip(u.exemplar_ids, u.exemplar_scores)],
-               "top": _number(top), "score": _number(u.score)}
+               "top": _number(top), "score": _number(u.score), "conf": _number(u.confidence),
+               "evid": [[e.name, e.kind, _fmt(e.score)] for e in u.evidence[:6]]}
         if u.maps is not None and math.isfinite(u.threshold) and len(u.exemplar_ids):
             maps = np.ascontiguousarray(u.maps)
             kind = "f2" if maps.dtype == np.float16 else "f4"

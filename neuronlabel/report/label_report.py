@@ -172,7 +172,7 @@ class LabelReport:
                 and all(t in search_text(u, candidates) for t in terms)]
 
     def to_json(self, path=None, *, indent: "int | None" = 1):
-        """Write the report as versioned JSON (``"schema": "neuronlabel.report/1"``).
+        """Write the report as versioned JSON (``"schema": "neuronlabel.report/2"``).
 
         >>> text = LabelReport([UnitLabel("fc", 0, "x")]).to_json()
         >>> LabelReport.from_json(text)["fc:0"].label
@@ -224,6 +224,13 @@ class LabelReport:
 
         >>> LabelReport([UnitLabel("fc", 0, "x", stats={"max": 2.0})]).to_dataframe()["stats.max"].tolist()
         [2.0]
+
+        ``confidence``, ``uncertain`` and ``evidence`` (``[(name, score), ...]`` best first) come
+        from the evidence stage:
+
+        >>> u = UnitLabel("fc", 1, "red", evidence=[["colour:red", "colour", "red", 0.6, 0.7, 0.9]], confidence=0.6)
+        >>> LabelReport([u]).to_dataframe()[["confidence", "uncertain", "evidence"]].values.tolist()
+        [[0.6, False, [('red', 0.6)]]]
         """
         try:
             import pandas as pd
@@ -236,11 +243,12 @@ class LabelReport:
             row = {"layer": u.layer, "unit": u.unit, "label": u.label, "score": u.score,
                    "candidates": [c for c, _ in u.candidates], "exemplar_ids": list(u.exemplar_ids),
                    "exemplar_scores": list(u.exemplar_scores), "threshold": u.threshold,
-                   "flags": list(u.flags)}
+                   "flags": list(u.flags), "confidence": u.confidence, "uncertain": "uncertain" in u.flags,
+                   "evidence": [(e.name, e.score) for e in u.evidence]}
             row.update({f"stats.{k}": u.stats.get(k, math.nan) for k in stat_keys})
             rows.append(row)
         columns = ["layer", "unit", "label", "score", "candidates", "exemplar_ids", "exemplar_scores",
-                   "threshold", "flags"] + [f"stats.{k}" for k in stat_keys]
+                   "threshold", "flags", "confidence", "uncertain", "evidence"] + [f"stats.{k}" for k in stat_keys]
         return pd.DataFrame(rows, columns=columns)
 
     def to_html(self, path=None, *, title: "str | None" = None, thumb_size: int = 112,

@@ -42,7 +42,7 @@ def confidence(u) -> "float | None":
     (0.8, None)
     """
     value = getattr(u, "confidence", None)
-    if value is None:
+    if value is None or not math.isfinite(float(value)):
         value = u.stats.get("confidence")
     return float(value) if value is not None and math.isfinite(float(value)) else None
 

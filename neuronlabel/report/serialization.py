@@ -1,4 +1,4 @@
-"""The report's JSON schema ``neuronlabel.report/1``: writing, reading and validating it.
+"""The report's JSON schema ``neuronlabel.report/2``: writing, reading and validating it.
 
 >>> from neuronlabel.report import LabelReport, UnitLabel
 >>> from neuronlabel.report.serialization import dumps, loads
@@ -7,6 +7,8 @@
 
 Layout: ``{"schema", "meta", "images": [{"id", "png"}], "units": [...], "explanations": [...]}``;
 each unit holds its fields with ``maps``/``attributions`` as :func:`codec.encode_array` dicts.
+Version 2 adds per unit ``confidence`` (a number, or "NaN") and ``evidence`` (rows
+``[concept, kind, name, score, share, agree]``); version-1 files still load (no evidence).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from ..errors import InputError
 from .codec import (ReportSchemaError, decode_array, decode_png, encode_array, encode_png,
                     float_in, float_out)
 
-SCHEMA = "neuronlabel.report/1"
-_UNIT_FIELDS = ("layer", "unit", "label", "candidates", "exemplar_ids", "exemplar_scores",
-                "threshold", "maps", "stats", "flags", "attributions")
+SCHEMA = "neuronlabel.report/2"
+READS = ("neuronlabel.report/1", SCHEMA)
+_V1_FIELDS = ("layer", "unit", "label", "candidates", "exemplar_ids", "exemplar_scores",
+              "threshold", "maps", "stats", "flags", "attributions")
+_UNIT_FIELDS = _V1_FIELDS + ("confidence", "evidence")
 
 
 def to_dict(report) -> dict:
@@ -31,7 +35,7 @@ def to_dict(report) -> dict:
 
     >>> from neuronlabel.report import LabelReport, UnitLabel
     >>> to_dict(LabelReport([UnitLabel("fc", 0, "x")]))["schema"]
-    'neuronlabel.report/1'
+    'neuronlabel.report/2'
     """
     return {
         "schema": SCHEMA,
@@ -55,7 +59,7 @@ def dumps(report, indent: "int | None" = 1) -> str:
 def loads(source):
     """A :class:`LabelReport` from a path, JSON text, bytes or a parsed dict.
 
-    >>> loads('{"schema": "neuronlabel.report/1", "units": []}').units
+    >>> loads('{"schema": "neuronlabel.report/1", "units": []}').units      # version 1 still loads
     []
     """
     from .label_report import LabelReport
@@ -65,8 +69,9 @@ def loads(source):
         raise ReportSchemaError(f"{origin} is not a neuronlabel report: it has no 'schema' field "
                                 f"(expected {SCHEMA!r}); write reports with LabelReport.to_json()")
     schema = data["schema"]
-    if schema != SCHEMA:
+    if schema not in READS:
         raise ReportSchemaError(_version_message(schema, origin))
+    fields = _UNIT_FIELDS if schema == SCHEMA else _V1_FIELDS
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
         raise ReportSchemaError(f"{origin}: 'meta' must be an object, got {type(meta).__name__}")
@@ -76,7 +81,7 @@ def loads(source):
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) or "png" not in entry:
             raise ReportSchemaError(f"{where}: expected {{'id': <int>, 'png': <base64>}}")
         images[entry["id"]] = decode_png(entry["png"], where)
-    units = [_unit_in(u, f"{origin}: units[{i}]") for i, u in enumerate(_list(data, "units", origin))]
+    units = [_unit_in(u, f"{origin}: units[{i}]", fields) for i, u in enumerate(_list(data, "units", origin))]
     explanations = [_explanation_in(e, f"{origin}: explanations[{i}]")
                     for i, e in enumerate(_list(data, "explanations", origin))]
     try:
@@ -144,10 +149,12 @@ def _unit_out(u) -> dict:
         "stats": {k: float_out(v) for k, v in u.stats.items()},
         "flags": list(u.flags),
         "attributions": None if u.attributions is None else encode_array(u.attributions),
+        "confidence": float_out(u.confidence),
+        "evidence": [e.to_list() for e in u.evidence],
     }
 
 
-def _unit_in(d, where: str):
+def _unit_in(d, where: str, fields: tuple = _UNIT_FIELDS):
     from .unit_label import UnitLabel
 
     if not isinstance(d, dict):
@@ -155,9 +162,9 @@ def _unit_in(d, where: str):
     missing = [k for k in ("layer", "unit", "label") if k not in d]
     if missing:
         raise ReportSchemaError(f"{where}: missing field(s) {missing}")
-    unknown = sorted(set(d) - set(_UNIT_FIELDS))
+    unknown = sorted(set(d) - set(fields))
     if unknown:
-        raise ReportSchemaError(f"{where}: unknown field(s) {unknown}; known: {list(_UNIT_FIELDS)}")
+        raise ReportSchemaError(f"{where}: unknown field(s) {unknown}; known: {list(fields)}")
     where = f"{where} ({d.get('layer')}:{d.get('unit')})"
     candidates = []
     for j, c in enumerate(d.get("candidates", [])):
@@ -175,6 +182,8 @@ def _unit_in(d, where: str):
             flags=d.get("flags", []),
             attributions=(None if d.get("attributions") is None
                           else decode_array(d["attributions"], f"{where}: attributions")),
+            confidence=float_in(d.get("confidence", "NaN"), f"{where}: confidence"),
+            evidence=d.get("evidence", []),
         )
     except (InputError, TypeError, AttributeError) as e:
         raise ReportSchemaError(f"{where}: {e}") from None

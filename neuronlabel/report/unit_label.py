@@ -27,6 +27,14 @@ class UnitLabel:
     ``maps`` is ``[k, h, w]`` at the layer's own resolution (float16 is fine) and is drawn as
     MILAN does: upsampled bilinearly to each exemplar, thresholded at ``threshold``.
     ``attributions`` is ``[k, H, W]`` (or ``[k, C, H, W]``, summed over ``C`` as captum does).
+    ``evidence`` lists the concepts the evidence stage found in the exemplars, best first
+    (:class:`~neuronlabel.evidence.EvidenceItem`, or ``[concept, kind, name, score, share, agree]``
+    rows), and ``confidence`` (in [0, 1], NaN without evidence) how strongly they agree; units
+    below :data:`~neuronlabel.evidence.UNCERTAIN` carry the flag ``"uncertain"``.
+
+    >>> UnitLabel("fc", 1, "red", evidence=[["colour:red", "colour", "red", 0.6, 0.7, 0.9]],
+    ...           confidence=0.6).evidence[0].name
+    'red'
     """
 
     layer: str
@@ -40,6 +48,8 @@ class UnitLabel:
     stats: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
     attributions: "np.ndarray | None" = None
+    confidence: float = math.nan
+    evidence: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         where = f"UnitLabel({self.layer!r}, {self.unit!r})"
@@ -58,6 +68,8 @@ class UnitLabel:
             raise InputError(f"{where}: {len(self.exemplar_ids)} exemplar_ids but "
                              f"{len(self.exemplar_scores)} exemplar_scores; give one score per exemplar")
         self.threshold = _as_float(self.threshold, f"{where}: threshold")
+        self.confidence = _as_float(self.confidence, f"{where}: confidence")
+        self.evidence = [_evidence_item(e, f"{where}: evidence[{i}]") for i, e in enumerate(self.evidence)]
         self.stats = {str(k): _as_float(v, f"{where}: stats[{k!r}]") for k, v in dict(self.stats).items()}
         self.flags = [str(f) for f in self.flags]
         k = len(self.exemplar_ids)
@@ -114,6 +126,17 @@ def _as_float(x, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise InputError(f"{where}: expected a number, got {x!r}")
     return float(x)
+
+
+def _evidence_item(e, where: str):
+    from ..evidence.unit_evidence import EvidenceItem
+
+    if isinstance(e, EvidenceItem):
+        return e
+    try:
+        return EvidenceItem.from_list(e)
+    except (InputError, TypeError, ValueError) as err:
+        raise InputError(f"{where}: {err}") from None
 
 
 def _candidate(c, where: str) -> tuple:

@@ -1,0 +1,88 @@
+"""From captions and evidence to a unit's label: the hooks :func:`neuronlabel.label_model` calls.
+
+>>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+>>> ev = UnitEvidence("fc", 0, [EvidenceItem("n01976957", "object", "crabs", 0.8)], 0.8, best_object="n01976957")
+>>> [t for t, _ in label_candidates([("reptiles and reptiles", -0.5), ("reptiles", -1.0)], ev)][:2]
+['crabs', 'reptiles']
+
+:func:`label_candidates` merges the captioner's beam with the evidence phrases
+(:func:`~neuronlabel.evidence.phrases.candidate_phrases`), drops degenerate texts
+(:func:`degenerate`: "X and X", a dangling last word, only a preposition phrase) and, with
+``rerank`` (default), orders the rest by :func:`~neuronlabel.evidence.rerank.rerank`. The
+candidates keep the captioner's log-probability (NaN for evidence phrases).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Optional, Sequence
+
+from .phrases import candidate_phrases
+from .rerank import rerank
+from .unit_evidence import UnitEvidence
+
+DANGLING = frozenset("""and or of the a an with on in to at by for from both as near above below next colored
+coloured upper lower left right well either its their""".split())
+PREPOSITIONS = frozenset("on in at above below under over near next beside behind between around inside across "
+                         "along of with".split())
+_CONJUNCTS = re.compile(r"\s*(?:,|\band\b|\bor\b|\bas well as\b|\bwith\b|\bnext to\b)\s*")
+
+
+def degenerate(text: str) -> bool:
+    """True for labels nobody would write: a repeated conjunct or content word, a dangling last word,
+    only a preposition phrase.
+
+    >>> [degenerate(t) for t in ("fish or fish", "both animals and animals", "orange parts of", "on the left",
+    ...                          "red colored red", "red and white stripes", "the tops of dogs")]
+    [True, True, True, True, True, False, False]
+    """
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower())
+    if not words or words[-1] in DANGLING or words[0] in PREPOSITIONS:
+        return True
+    content = [w for w in words if w not in DANGLING and w not in PREPOSITIONS and w not in ("parts", "areas")]
+    if len(content) != len(set(content)):
+        return True
+    parts = [" ".join(p.split()) for p in _CONJUNCTS.split(text.lower()) if p.strip()]
+    parts = [re.sub(r"^(?:both|the|a|an)\s+", "", p) for p in parts]
+    return len(parts) != len(set(parts))
+
+
+def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank_candidates: bool = True,
+                     phrases: bool = True) -> list:
+    """``[(text, logprob), ...]`` best first (the label is the first): beam ``candidates`` plus
+    evidence phrases, degenerate texts left out (unless nothing else remains), ordered by
+    agreement with the evidence when ``rerank_candidates``."""
+    beam = [(t, float(lp)) for t, lp in candidates]
+    extra = candidate_phrases(ev) if (ev is not None and phrases and not ev.uncertain) else []
+    clean = [(t, lp) for t, lp in beam if not degenerate(t)]
+    if not clean and not extra:
+        return beam
+    if not rerank_candidates or ev is None:
+        return clean + [(t, math.nan) for t, _ in extra if t not in {c for c, _ in clean}]
+    return [(text, lp) for text, lp, _, _ in rerank(clean, ev, extra)]
+
+
+def apply_evidence(described: dict, evidence: dict, *, rerank_candidates: bool = True) -> dict:
+    """``described`` (``{(layer, unit): [(text, logprob), ...]}``) with each unit's candidates passed
+    through :func:`label_candidates` with its evidence (``{(layer, unit): UnitEvidence}``).
+
+    >>> apply_evidence({("fc", 0): [("dogs", -1.0)]}, {})
+    {('fc', 0): [('dogs', -1.0)]}
+    """
+    keys = list(dict.fromkeys(list(described) + list(evidence)))
+    return {key: label_candidates(described.get(key, []), evidence.get(key), rerank_candidates=rerank_candidates)
+            for key in keys}
+
+
+def report_fields(ev: Optional[UnitEvidence], top: int = 8) -> dict:
+    """The :class:`~neuronlabel.report.UnitLabel` fields a unit's evidence fills: ``confidence``,
+    ``evidence`` (the best ``top`` items) and the flag ``"uncertain"``.
+
+    >>> report_fields(None)
+    {'confidence': nan, 'evidence': [], 'flags': []}
+    """
+    if ev is None:
+        return {"confidence": math.nan, "evidence": [], "flags": []}
+    return {"confidence": float(ev.confidence), "evidence": list(ev.items[:top]),
+            "flags": ["uncertain"] if ev.uncertain else []}

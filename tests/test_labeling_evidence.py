@@ -1,0 +1,58 @@
+"""label_model with the evidence stage: labels from evidence, confidence, the uncertain flag, the report."""
+
+import math
+
+import pytest
+import torch
+
+from neuronlabel import label_model
+from neuronlabel.ci import check
+from neuronlabel.report import LabelReport
+from neuronlabel.sources import TensorSource
+from test_evidence import _ColourNet, _colour_photos
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    net = _ColourNet().eval()
+    src = TensorSource(_colour_photos())
+    with_evidence = label_model(net, ["conv"], images=src, k=10, progress=False)
+    without = label_model(net, ["conv"], images=src, k=10, progress=False, evidence=False)
+    return with_evidence, without
+
+
+def test_evidence_names_colour_units_and_flags_the_dead_one(reports):
+    report, _ = reports
+    red, blue, dead = report["conv:0"], report["conv:1"], report["conv:2"]
+    assert red.label == "red" and blue.label == "blue"
+    assert red.evidence[0].name == "red" and red.confidence >= 0.2 and "uncertain" not in red.flags
+    assert "uncertain" in dead.flags and dead.confidence == 0.0
+    assert math.isnan(red.candidates[0][1])                      # an evidence phrase: no caption log-prob
+    assert all(not c.startswith(("and ", "of ")) for c, _ in red.candidates)
+    assert report.meta["seconds"]["evidence"] >= 0
+    assert {"red", "blue", "stripes", "faces"} <= set(report.meta["vocabulary"])
+
+
+def test_without_evidence_the_captioner_labels_alone(reports):
+    report, without = reports
+    for u in without.units:
+        assert math.isnan(u.confidence) and u.evidence == [] and "uncertain" not in u.flags
+        assert all(math.isfinite(s) for _, s in u.candidates)
+    assert without["conv:0"].label != "red" or without["conv:0"].candidates[0][0] == "red"
+
+
+def test_report_carries_evidence_through_json_dataframe_html_and_check(reports):
+    report, _ = reports
+    back = LabelReport.from_json(report.to_json())
+    assert [e.name for e in back["conv:0"].evidence] == [e.name for e in report["conv:0"].evidence]
+    assert back["conv:0"].confidence == pytest.approx(report["conv:0"].confidence, abs=1e-4)
+    df = report.to_dataframe()
+    assert df.set_index("unit").loc[2, "uncertain"] and df.set_index("unit").loc[0, "evidence"][0][0] == "red"
+    from neuronlabel.report.html_page import unit_records
+
+    rec = unit_records(report, {})[0]
+    assert rec["evid"][0][:2] == ["red", "colour"] and rec["conf"] == pytest.approx(report["conv:0"].confidence)
+    assert 'concepts' in report.to_html()
+    assert [f.ref for f in check(report, concepts="red", evidence=True).findings] == ["conv:0"]
