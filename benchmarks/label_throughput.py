@@ -3,6 +3,7 @@
     MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 \\
         python benchmarks/label_throughput.py                            # both rows, 1000 photos
     python benchmarks/label_throughput.py --baseline ../nl-before        # before/after, labels compared
+    python benchmarks/label_throughput.py --fast                         # also label_model(fast=True)
     python benchmarks/label_throughput.py --fast-compare                 # opt-in fast probe vs eager loop
 
 Rows: EfficientNet-Lite0 (bundled ImageNet weights) blocks.5 + blocks.6 (512 units) and
@@ -89,7 +90,7 @@ def _eager_loop(net, x, batch_size: int) -> float:
     return time.perf_counter() - t
 
 
-def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | None) -> dict:
+def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | None, fast: bool = False) -> dict:
     """One row in this process: bare forward, then one label_model call; labels included."""
     import torch
 
@@ -107,6 +108,8 @@ def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | No
     bare = _bare(net, x, batch_size)
     bare_cpu = time.process_time() - cpu
     kwargs = {"threads": threads} if threads and "threads" in inspect.signature(label_model).parameters else {}
+    if fast:
+        kwargs["fast"] = True
     t, cpu = time.perf_counter(), time.process_time()
     report = label_model(net, ROWS[row][1], source, captioner=cap, batch_size=batch_size, progress=False, **kwargs)
     total, total_cpu = time.perf_counter() - t, time.process_time() - cpu
@@ -151,14 +154,26 @@ def fast_compare(row: str, n: int, data: Path, batch_size: int, repeats: int, th
             "probe_over_eager": round(p / e, 3), "fast_warmup_s": round(warm, 2)}
 
 
-def _child(code_root: Path, args: argparse.Namespace, row: str) -> dict:
+def _child(code_root: Path, args: argparse.Namespace, row: str, fast: bool = False) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code_root))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", row, "--images", str(args.images),
            "--data", str(args.data), "--batch-size", str(args.batch_size)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if fast:
+        cmd.append("--fast")
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=str(code_root))
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _report_labels(row: str, runs: list[dict]) -> None:
+    first = runs[0]
+    for other in runs[1:]:
+        same = sum(first["labels"][u] == other["labels"].get(u) for u in first["labels"])
+        print(f"{row}: {other.get('code', 'this')} labels equal {first.get('code', 'this')}'s for {same} of "
+              f"{len(first['labels'])} units", flush=True)
+    for r in runs:
+        print(json.dumps({k: v for k, v in r.items() if k != "labels"}), flush=True)
 
 
 def _table(results: list[dict]) -> str:
@@ -180,6 +195,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch threads (default: neuronlabel's default)")
     ap.add_argument("--baseline", type=Path, help="an older checkout to compare against (labels and times)")
     ap.add_argument("--fast-compare", action="store_true", help="fast probe vs a plain eager loop instead")
+    ap.add_argument("--fast", action="store_true", help="also label each row with label_model(fast=True)")
     ap.add_argument("--repeats", type=int, default=3, help="alternating rounds for --fast-compare")
     ap.add_argument("--json", type=Path, help="also write every figure (and the labels) here")
     ap.add_argument("--child", choices=list(ROWS), help=argparse.SUPPRESS)
@@ -187,7 +203,7 @@ def main() -> None:
     if not args.data.is_dir():
         sys.exit(f"no probe photos at {args.data}; pass --data FOLDER")
     if args.child:
-        print(json.dumps(measure_row(args.child, args.images, args.data, args.batch_size, args.threads)))
+        print(json.dumps(measure_row(args.child, args.images, args.data, args.batch_size, args.threads, args.fast)))
         return
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, MALLOC_MMAP_MAX_="
           f"{os.environ.get('MALLOC_MMAP_MAX_', 'unset')}", flush=True)
@@ -199,19 +215,20 @@ def main() -> None:
             results.append(r)
     elif args.baseline:
         for row in args.rows:
-            before = dict(_child(args.baseline.resolve(), args, row), code="before")
-            after = dict(_child(ROOT, args, row), code="after")
-            same = sum(before["labels"][u] == after["labels"].get(u) for u in before["labels"])
-            print(f"{row}: labels identical for {same} of {len(before['labels'])} units", flush=True)
-            for r in (before, after):
-                print(json.dumps({k: v for k, v in r.items() if k != "labels"}), flush=True)
-            results += [before, after]
+            runs = [dict(_child(args.baseline.resolve(), args, row), code="before"),
+                    dict(_child(ROOT, args, row), code="after")]
+            if args.fast:
+                runs.append(dict(_child(ROOT, args, row, fast=True), code="after, fast=True"))
+            _report_labels(row, runs)
+            results += runs
         print(_table(results))
     else:
         for row in args.rows:
-            r = _child(ROOT, args, row)
-            print(json.dumps({k: v for k, v in r.items() if k != "labels"}), flush=True)
-            results.append(r)
+            runs = [_child(ROOT, args, row)]
+            if args.fast:
+                runs.append(dict(_child(ROOT, args, row, fast=True), code="fast=True"))
+            _report_labels(row, runs)
+            results += runs
         print(_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -79,8 +79,8 @@ class _LazyFeatures:
     every image exactly as the uninterrupted one did.
     """
 
-    def __init__(self, captioner, images: torch.Tensor, batch: int):
-        self.captioner, self.images, self.batch = captioner, images, int(batch)
+    def __init__(self, captioner, images: torch.Tensor, batch: int, kept: Optional[list] = None):
+        self.captioner, self.images, self.batch, self.kept = captioner, images, int(batch), kept
         self.encoded = None
         self.ready = torch.zeros((len(images) + self.batch - 1) // self.batch, dtype=torch.bool)
 
@@ -89,7 +89,13 @@ class _LazyFeatures:
             if self.ready[g]:
                 continue
             lo, hi = g * self.batch, min((g + 1) * self.batch, len(self.images))
-            part = self.captioner.encode(self.images[lo:hi].to(self.captioner.device), batch_size=self.batch)
+            if self.kept is not None and all(row is not None for row in self.kept[lo:hi]):
+                from .captioner import EncodedImages
+
+                part = EncodedImages([torch.stack([row[d] for row in self.kept[lo:hi]]).to(self.captioner.device)
+                                      for d in range(len(self.kept[lo]))], self.captioner.encoder.layers)
+            else:
+                part = self.captioner.encode(self.images[lo:hi].to(self.captioner.device), batch_size=self.batch)
             if self.encoded is None:
                 from .captioner import EncodedImages
 
@@ -144,7 +150,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     chunks = [(layer, of_layer[lo:lo + unit_chunk]) for layer, of_layer in mine.items()
               for lo in range(0, len(of_layer), unit_chunk)]
     todo = [(layer, chunk) for layer, chunk in chunks if any((layer, u) not in out for u in chunk)]
-    features = features if features is not None else _LazyFeatures(captioner, images, encode_batch_size)
+    features = features if features is not None else _LazyFeatures(captioner, images, encode_batch_size,
+                                                                   kept=_kept_rows(result, captioner, ids))
     ids = ids.to(captioner.device)
     total = sum(len(of_layer) for of_layer in mine.values())
     bar = tqdm(total=total, initial=total - sum(len(c) for _, c in todo), desc="caption", unit="unit",
@@ -156,7 +163,8 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
                 exemplars = ex.ids[chunk].to(captioner.device)
                 real = exemplars >= 0
                 positions = torch.searchsorted(ids, exemplars.clamp(min=0))
-                pooled = captioner.pool(features.rows(positions), ex.masks(units=chunk).to(captioner.device), positions)
+                pooled = captioner.pool_maps(features.rows(positions), ex.maps[chunk], ex.thresholds[chunk],
+                                             ex.image_size, positions)
                 mask = None if bool(real.all()) else real.repeat_interleave(pooled.shape[1] // real.shape[1], dim=1)
                 described = captioner.describe(pooled, beam_size=beam_size, mask=mask)
                 finished = {(layer, u): c for u, c in zip(chunk, described)}
@@ -167,6 +175,36 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     finally:
         bar.close()
     return out
+
+
+def _kept_rows(result: ProbeResult, captioner, ids: torch.Tensor) -> Optional[list]:
+    """The encoder features the probe pass kept for the exemplar images ``ids`` (None where not kept)."""
+    kept = getattr(result, "kept", None)
+    if kept is None or getattr(kept, "for_encoder", None) != captioner.config.encoder:
+        return None
+    return [kept.rows.get(int(i)) for i in ids.tolist()]
+
+
+def _shared_backbone(net: nn.Module, captioner) -> tuple:
+    """The captioner's encoder layers when ``net`` is its backbone (same class and weights), else ()."""
+    encoder = captioner.encoder
+    if not getattr(encoder, "_owned", False) or type(encoder.net) is not type(net):
+        return ()
+    mine, theirs = net.state_dict(), encoder.net.state_dict()
+    if mine.keys() != theirs.keys() or not all(
+            mine[key].shape == theirs[key].shape and torch.equal(mine[key].cpu(), theirs[key].cpu()) for key in mine):
+        return ()
+    return encoder.layers
+
+
+def _share_encoder(result: ProbeResult, captioner) -> None:
+    """Mark the kept outputs as the encoder's features when the probe saw what the encoder would see."""
+    encoder, kept, norm = captioner.encoder, result.kept, getattr(result.source, "normalize", None)
+    size = (encoder.input_size, encoder.input_size)
+    if kept is not None and norm is not None and tuple(result.image_size or ()) == size and \
+            tuple(map(float, norm.mean)) == tuple(map(float, encoder.mean)) and \
+            tuple(map(float, norm.std)) == tuple(map(float, encoder.std)):
+        kept.for_encoder = captioner.config.encoder
 
 
 @guard_checkpoint
@@ -197,7 +235,10 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     ``layers`` may then be left out; if given, it must include the units' layers.
     ``threads``: torch CPU threads for the whole call (default: torch's own count capped at
     the cores this process may really use; on a machine shared with other jobs pass fewer,
-    e.g. 1, see docs/benchmarks.md). ``fast=True`` probes channels-last (:func:`probe`).
+    e.g. 1, see docs/benchmarks.md). ``fast=True`` probes channels-last (:func:`probe`) and,
+    when ``net`` is the captioner's own backbone (EfficientNet-Lite0 for the bundled one) and
+    the probe images are its input, keeps the encoder's features of the exemplar images
+    from the probe pass instead of running the backbone over them again.
     With ``checkpoint``, the probe state and then every finished unit's captions are saved
     (``checkpoint`` and ``<checkpoint>.captions.json``); a rerun after Ctrl-C, SIGTERM or
     ``kill -9`` resumes where it stopped and gives exactly the uninterrupted report. The
@@ -214,13 +255,16 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
         raise InputError("label_model needs layers=[...] (names or globs) or units=[...] (e.g. ['layer4:3'])")
     cap = _captioner(captioner, "cpu")
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
-                   transform=transform, checkpoint=checkpoint, progress=progress, threads=threads, fast=fast)
+                   transform=transform, checkpoint=checkpoint, progress=progress, threads=threads, fast=fast,
+                   keep=_shared_backbone(net, cap) if fast else ())
+    if fast:
+        _share_encoder(result, cap)
     t_probe = time.perf_counter() - t0
     if chosen is not None:
         _check_channels(chosen, {layer: result[layer].units for layer in result})
     cap = cap.to(next(iter(result.values())).maps.device)
     images = exemplar_images(result, chosen)
-    features = _LazyFeatures(cap, images[1], 32)
+    features = _LazyFeatures(cap, images[1], 32, kept=_kept_rows(result, cap, images[0]))
     described = describe_units(result, cap, beam_size=beam_size, images=images, checkpoint=checkpoint,
                                progress=progress, units=chosen, features=features)
     t_caption = time.perf_counter() - t0 - t_probe

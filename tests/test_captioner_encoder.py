@@ -154,3 +154,32 @@ def test_mobilenet_v2_alternative_encoder():
     assert enc.feature_size == 32 + 96 + 320 + 1280
     x = enc.encode_pool(torch.rand(1, 3, 224, 224), torch.ones(1, 1, 224, 224), torch.tensor([[0]]))
     assert x.shape == (1, 1, 1728) and torch.isfinite(x).all()
+
+
+class _Pyramid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 5, 3, stride=2, padding=1)
+        self.b = nn.Conv2d(5, 7, 3, stride=2, padding=1)
+        self.c = nn.Conv2d(7, 9, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.c(self.b(self.a(x)))
+
+
+@pytest.mark.parametrize("size, map_size", [(32, (4, 4)), (32, (7, 5)), (24, (3, 3)), (20, (5, 5))])
+def test_pooling_unit_maps_equals_pooling_their_masks(size, map_size):
+    import torch.nn.functional as F
+
+    torch.manual_seed(size)
+    enc = PyramidEncoder(_Pyramid(), layers=["a", "b", "c"], input_size=size)
+    feats = enc.encode(torch.rand(6, 3, size, size))
+    units, k = 70, 5
+    maps = torch.randn(units, k, *map_size)
+    maps[3] = -5.0
+    thresholds = torch.rand(units) * 0.5
+    index = torch.randint(0, 6, (units, k))
+    up = F.interpolate(maps.view(units * k, 1, *map_size), size=(size, size), mode="bilinear", align_corners=False)
+    masks = up.view(units, k, size, size) > thresholds.view(units, 1, 1, 1)
+    expected = enc.pool(feats, masks, index)
+    assert torch.equal(enc.pool_maps(feats, maps, thresholds, (size, size), index, chunk=128), expected)

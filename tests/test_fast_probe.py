@@ -82,3 +82,43 @@ def test_bad_threads_fail_before_any_hook(threads):
     with pytest.raises(InputError, match="threads must be a positive integer"):
         probe(net, torch.randn(4, 3, 32, 32), ["layer1"], k=2, progress=False, threads=threads)
     assert_no_hooks(net)
+
+
+def _tiny_captioner():
+    from neuronlabel.captioner import Captioner, CaptionerConfig
+
+    torch.manual_seed(0)
+    config = CaptionerConfig(embedding_size=8, hidden_size=16, attention_hidden_size=16, max_length=4)
+    return Captioner(config, vocab=["red", "dog", "faces", "stripes"])
+
+
+def test_fast_label_model_takes_the_encoder_features_from_the_probe_pass():
+    from neuronlabel import label_model, models
+
+    net, _ = models.load("efficientnet_lite0")
+    cap = _tiny_captioner()
+    calls = []
+    encode = cap.encode
+    cap.encode = lambda images, batch_size=None: calls.append(len(images)) or encode(images, batch_size)
+    report = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, fast=True)
+    result = report.probe_result
+    assert calls == [] and all(u.label for u in report.units)
+    ids = sorted(result.kept.rows)[:5]
+    assert set(int(i) for i in result["blocks.6"].ids.flatten()) <= set(result.kept.rows)
+    direct = encode(result.source.displays(ids))
+    for depth, maps in enumerate(direct.maps):
+        kept = torch.stack([result.kept.rows[i][depth] for i in ids])
+        assert torch.allclose(kept, maps, rtol=1e-4, atol=1e-4)
+    plain = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False)
+    assert plain.probe_result.kept is None and calls
+
+
+def test_kept_outputs_follow_the_top_k_and_respect_the_memory_limit():
+    from neuronlabel.probing.kept import KeptOutputs
+
+    kept = KeptOutputs(["a"], limit_bytes=3 * 4 * 4)
+    out = {"a": torch.arange(20.0).view(5, 4)}
+    kept.update(torch.arange(5), out, wanted=torch.tensor([0, 2, 3, 4]))
+    assert sorted(kept.rows) == [0, 2, 3] and kept.bytes == 48
+    kept.update(torch.tensor([7]), {"a": torch.ones(1, 4)}, wanted=torch.tensor([2, 7]))
+    assert sorted(kept.rows) == [2, 7] and torch.equal(kept.rows[2][0], out["a"][2])

@@ -277,6 +277,41 @@ class PyramidEncoder:
             rows.append(self._pool(encoded, m, flat[ex], spatial))
         return torch.cat(rows).view(units, k * (1 + self.grid[0] * self.grid[1] if spatial else 1), -1)
 
+    def pool_maps(self, encoded: EncodedImages, maps: Tensor, thresholds: Tensor, image_size, index: Tensor,
+                  spatial: bool = False, chunk: int = 512) -> Tensor:
+        """:meth:`pool` with the masks given as unit maps: ``maps`` ``[U, k, h, w]`` bilinearly
+        upsampled to ``image_size`` and compared with ``thresholds`` ``[U]`` (MILAN's masks).
+
+        >>> enc = PyramidEncoder(nn.Sequential(nn.Conv2d(3, 2, 1)), layers=["0"], input_size=8)
+        >>> feats, maps = enc.encode(torch.rand(2, 3, 8, 8)), torch.rand(1, 3, 2, 2)
+        >>> masks = F.interpolate(maps.view(3, 1, 2, 2), size=(8, 8), mode="bilinear", align_corners=False) > 0.5
+        >>> torch.equal(enc.pool_maps(feats, maps, torch.tensor([0.5]), (8, 8), torch.tensor([[0, 1, 1]])),
+        ...             enc.pool(feats, masks.view(1, 3, 8, 8), torch.tensor([[0, 1, 1]])))
+        True
+
+        The result equals :meth:`pool` of those masks exactly, but when every feature grid
+        tiles the image in power-of-two blocks no full-size mask is ever stored: each block's
+        count of pixels above the threshold is all the weights need.
+        """
+        index = _check_index(index, len(encoded))
+        units, k = index.shape
+        h, w = maps.shape[-2:]
+        size = (int(image_size[0]), int(image_size[1]))
+        grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
+        device = encoded.maps[0].device
+        flat = maps.reshape(units * k, 1, h, w).to(device, torch.float32)
+        limits = thresholds.to(device, torch.float32).repeat_interleave(k)
+        if spatial or not all(_pow2_blocks(size, g) for g in grids):
+            masks = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)[:, 0] > limits[:, None, None]
+            return self.pool(encoded, masks.view(units, k, *size), index, spatial=spatial, chunk=chunk)
+        rows = []
+        at = index.reshape(-1).to(device)
+        for lo in range(0, units * k, chunk):
+            weights = _block_weights(flat[lo:lo + chunk], limits[lo:lo + chunk], size, grids)
+            rows.append(torch.cat([_weighted_sum(f, at[lo:lo + chunk], weights[tuple(f.shape[-2:])])
+                                   for f in encoded.maps], dim=-1))
+        return torch.cat(rows).view(units, k, -1)
+
     def encode_pool(self, images: Any, masks: Any, index: Tensor, spatial: bool = False,
                     batch_size: int | None = None, progress: bool = False) -> Tensor:
         """:meth:`encode` then :meth:`pool`, streaming: only one batch of maps is held at a time.
@@ -358,9 +393,40 @@ def _weighted_sum(fmap: Tensor, rows: Tensor, weights: Tensor, block: int = 128)
     return out
 
 
+def _pow2_blocks(size, grid) -> bool:
+    """Whether a ``grid`` tiles an image of ``size`` in equal blocks whose sides are powers of two."""
+    return all(s % g == 0 and (s // g) & (s // g - 1) == 0 for s, g in zip(size, grid))
+
+
+def _block_weights(maps: Tensor, limits: Tensor, size, grids, step: int = 64) -> dict:
+    """``_mask_weights`` of the masks ``upsample(maps) > limits`` for every grid, ``[E, cells, 1]``.
+
+    Pixels above the limit are counted per block of the finest grid (then summed into the
+    coarser ones); counts are small integers, so ``count / area`` is exactly the area average
+    of the 0/1 mask that ``adaptive_avg_pool2d`` computes.
+    """
+    fine = grids[0]
+    counts = {g: [] for g in grids}
+    for lo in range(0, len(maps), step):
+        up = F.interpolate(maps[lo:lo + step], size=size, mode="bilinear", align_corners=False)[:, 0]
+        above = up > limits[lo:lo + step, None, None]
+        n = above.shape[0]
+        base = above.view(n, fine[0], size[0] // fine[0], fine[1], size[1] // fine[1]).sum((2, 4))
+        for g in grids:
+            counts[g].append(base.view(n, g[0], fine[0] // g[0], g[1], fine[1] // g[1]).sum((2, 4)))
+    out = {}
+    for g in grids:
+        area = (size[0] // g[0]) * (size[1] // g[1])
+        out[g] = _normalised(torch.cat(counts[g]).to(maps.dtype) / area).flatten(1).unsqueeze(-1)
+    return out
+
+
 def _mask_weights(masks: Tensor, size) -> Tensor:
     """Masks ``[E, H, W]`` area-resized to ``size`` and normalised to sum 1 (uniform if empty)."""
-    w = F.adaptive_avg_pool2d(masks.unsqueeze(1), tuple(size)).squeeze(1)
+    return _normalised(F.adaptive_avg_pool2d(masks.unsqueeze(1), tuple(size)).squeeze(1))
+
+
+def _normalised(w: Tensor) -> Tensor:
     total = w.flatten(1).sum(-1)
     empty = total <= 0
     if bool(empty.any()):

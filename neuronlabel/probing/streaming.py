@@ -35,6 +35,7 @@ from ..units import LayerSpec, resolve_layers
 from ..threads import check_threads, torch_threads
 from .exemplars import Exemplars
 from .fast import channels_last
+from .kept import KeptOutputs
 from .quantile import QuantileSketch
 from .topk import TopK
 
@@ -95,6 +96,7 @@ class ProbeResult(Mapping):
         self.source: Optional[ProbeSource] = source
         self.num_images = num_images
         self.meta = dict(meta or {})
+        self.kept: Optional[KeptOutputs] = None
         self._cache: dict[str, Exemplars] = {}
 
     def __getitem__(self, layer: str) -> Exemplars:
@@ -135,6 +137,10 @@ class ProbeResult(Mapping):
             stats.topk.merge(other._stats[layer].topk)
             stats.sketch.merge(other._stats[layer].sketch)
         self.num_images += other.num_images
+        if self.kept is not None and other.kept is not None and self.kept.layers == other.kept.layers:
+            self.kept.rows.update(other.kept.rows)
+        else:
+            self.kept = None
         self._cache.clear()
         return self
 
@@ -269,7 +275,7 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
           indices: Optional[Sequence[int]] = None, checkpoint: "str | os.PathLike | None" = None,
           checkpoint_seconds: float = 60.0, progress: bool = True, num_workers: int = 0,
           bins: int = 2048, early_exit: bool = True, fast: bool = False,
-          threads: Optional[int] = None) -> ProbeResult:
+          threads: Optional[int] = None, keep: Sequence[str] = ()) -> ProbeResult:
     """Run the probe set through ``net`` once and keep, per unit, its top-k images, maps and quantile.
 
     >>> import torch, torchvision
@@ -291,12 +297,17 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
     differ from the default pass in the last bits, so exemplars at exact ties can too.
     ``threads``: torch CPU threads for the pass (default: torch's own count, capped at the
     cores this process may really use, :func:`neuronlabel.threads.usable_cores`).
+    ``keep`` names further modules whose outputs are kept for the images that end up as
+    exemplars (``result.kept``, a :class:`~neuronlabel.probing.kept.KeptOutputs`; not saved in
+    checkpoints): ``label_model(fast=True)`` uses it to reuse the pass as the captioner's encoder.
     """
     if not isinstance(net, nn.Module):
         raise InputError(f"net must be a torch.nn.Module, got {type(net).__name__}")
     check_model(net)
     device = check_device(device)
     names = resolve_layers(net, layers)
+    kept = KeptOutputs(resolve_layers(net, list(keep))) if keep else None
+    hooked = names + [name for name in (kept.layers if kept else ()) if name not in names]
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InputError(f"k must be a positive integer, got {k!r}")
     if not 0.0 < float(quantile) < 1.0:
@@ -359,6 +370,14 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
                                    "probe a layer that runs once per pass")
         calls.add(name)
         tensor = select_tensor(output, name)
+        if kept is not None and name in kept.layers:
+            current["kept"][name] = tensor
+            if name not in names:
+                if current["first"]:
+                    order.append(name)
+                elif name == order[-1] and early_exit:
+                    raise StopForward
+                return
         if name not in stats:
             layout = detect_layout(tensor, current["hw"], net, modules[name], name)
             maps = to_unit_maps(tensor, layout)
@@ -389,7 +408,7 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
     bar = tqdm(total=total, initial=done_batches, desc="probe", unit="batch", disable=not progress)
     last_save = time.monotonic()
     try:
-        with capture(net, names, on_output), _Interrupts(), channels_last(net, fast), torch_threads(threads), \
+        with capture(net, hooked, on_output), _Interrupts(), channels_last(net, fast), torch_threads(threads), \
                 torch.inference_mode():
             for ids, x, errors in loader:
                 skipped.extend(errors)
@@ -398,7 +417,11 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
                     if fast and x.dim() == 4:
                         x = x.contiguous(memory_format=torch.channels_last)
                     image_size = image_size or tuple(x.shape[-2:])
-                    _forward(net, x, ids.to(run_device), names, stats, current, order)
+                    current["kept"] = {}
+                    _forward(net, x, ids.to(run_device), hooked, stats, current, order)
+                    if kept is not None:
+                        wanted = torch.unique(torch.cat([s.topk.ids.flatten() for s in stats.values()]))
+                        kept.update(ids, current.pop("kept"), wanted.cpu())
                     flat = x.flatten(2)
                     pending.append((ids, (flat.amax(2) == flat.amin(2)).all(1)))
                     num_images += x.shape[0]
@@ -430,5 +453,7 @@ def probe(net: nn.Module, images=None, layers: "LayerSpec | Iterable[LayerSpec]"
         warnings.warn(f"{share} probe images are constant (every pixel the same colour), so they show units nothing: "
                       f"{named}", stacklevel=3)
     meta = {"source": source.describe(), "model": type(net).__name__, "skipped": len(skipped)}
-    return ProbeResult({name: stats[name] for name in names}, k=k, quantile=quantile, bins=bins,
-                       image_size=image_size, source=source, num_images=num_images, meta=meta)
+    result = ProbeResult({name: stats[name] for name in names}, k=k, quantile=quantile, bins=bins,
+                         image_size=image_size, source=source, num_images=num_images, meta=meta)
+    result.kept = kept
+    return result
