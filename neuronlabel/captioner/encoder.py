@@ -411,7 +411,8 @@ def _block_weights(maps: Tensor, limits: Tensor, size, grids, step: int = 64) ->
         up = F.interpolate(maps[lo:lo + step], size=size, mode="bilinear", align_corners=False)[:, 0]
         above = up > limits[lo:lo + step, None, None]
         n = above.shape[0]
-        base = above.view(n, fine[0], size[0] // fine[0], fine[1], size[1] // fine[1]).sum((2, 4))
+        rows = above.view(torch.uint8).view(n, size[0], fine[1], size[1] // fine[1]).sum(-1, dtype=torch.int16)
+        base = rows.view(n, fine[0], size[0] // fine[0], fine[1]).sum(2, dtype=torch.int32)
         for g in grids:
             counts[g].append(base.view(n, g[0], fine[0] // g[0], g[1], fine[1] // g[1]).sum((2, 4)))
     out = {}

@@ -60,7 +60,8 @@ class LanguageModel(nn.Module):
         """``log p(d)`` for each id sequence (without start/end markers), as ``[N]`` on CPU.
 
         In eval mode each distinct sequence is scored once and remembered until the weights
-        change (beam candidates repeat across units: "dog faces" is scored once per run).
+        change (beam candidates repeat across units: "dog faces" is scored once per run), and
+        sequences of one length are scored together, so no batch runs over padding.
         """
         if not sequences:
             return torch.zeros(0)
@@ -71,8 +72,11 @@ class LanguageModel(nn.Module):
             self._memo_key, self._memo = key, {}
         memo = self._memo
         new = list(dict.fromkeys(tuple(s) for s in sequences if tuple(s) not in memo))
-        if new:
-            memo.update(zip(new, self._score([list(s) for s in new]).tolist()))
+        by_length: dict[int, list] = {}
+        for s in new:
+            by_length.setdefault(len(s), []).append(s)
+        for same in by_length.values():
+            memo.update(zip(same, self._score([list(s) for s in same]).tolist()))
         return torch.tensor([memo[tuple(s)] for s in sequences], dtype=torch.float32)
 
     def _score(self, sequences: list[list[int]]) -> Tensor:
