@@ -100,7 +100,7 @@ def test_fast_label_model_takes_the_encoder_features_from_the_probe_pass():
     calls = []
     encode = cap.encode
     cap.encode = lambda images, batch_size=None: calls.append(len(images)) or encode(images, batch_size)
-    report = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, fast=True)
+    report = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, fast=True, evidence=False)
     result = report.probe_result
     assert calls == [] and all(u.label for u in report.units)
     ids = sorted(result.kept.rows)[:5]
@@ -109,7 +109,7 @@ def test_fast_label_model_takes_the_encoder_features_from_the_probe_pass():
     for depth, maps in enumerate(direct.maps):
         kept = torch.stack([result.kept.rows[i][depth] for i in ids])
         assert torch.allclose(kept, maps, rtol=1e-4, atol=1e-4)
-    plain = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False)
+    plain = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, evidence=False)
     assert plain.probe_result.kept is None and calls
 
 
