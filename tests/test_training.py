@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from neuronlabel.captioner import Captioner, CaptionerConfig, Vocabulary
+from neuronlabel.captioner.hygiene import problem
 from neuronlabel.errors import CheckpointError, InputError
 from neuronlabel.evaluation.bleu import corpus_bleu
 from neuronlabel.training import CaptionData, fit, split_units
@@ -21,7 +22,10 @@ SMALL = dict(hidden_size=128, attention_hidden_size=64, embedding_size=64, lm_hi
 
 
 def _well_formed(text: str, vocab: Vocabulary) -> bool:
-    """True when beam search may produce ``text``: no pair it bans (``Vocabulary.follow_bans``)."""
+    """True when ``describe`` may put ``text`` first: no pair beam search bans (``Vocabulary.follow_bans``)
+    and nothing decoding hygiene moves behind clean candidates (``hygiene.problem``)."""
+    if problem(text) is not None:
+        return False
     bans = vocab.follow_bans()
     ids = [vocab.start] + vocab.encode(text) + [vocab.end]
     return all(b not in bans.get(a, ()) for a, b in zip(ids, ids[1:]))
