@@ -266,3 +266,31 @@ def test_unit_evidence_round_trip():
     assert not back.uncertain
     with pytest.raises(InputError, match="evidence item"):
         EvidenceItem.from_list(["colour:red", "colour"])
+
+
+def test_exemplars_weighted_by_activation_above_the_threshold():
+    scores = torch.tensor([[9.0, 5.0, 3.0, 2.0], [4.0, 4.0, 1.0, float("-inf")]])
+    w = stage.excess(scores, torch.tensor([3.0, 5.0]))
+    assert torch.allclose(w[0], torch.tensor([6.0, 2.0, 0.0, 0.0]) / 8)
+    assert torch.allclose(w[1], torch.tensor([1.0, 1.0, 1.0, 0.0]) / 3)      # none above: equal, missing: 0
+    x = torch.randn(2, 4, 7)
+    brute = torch.stack([sum(w[u, j] * x[u, j] for j in range(4)) for u in range(2)])
+    assert torch.allclose(stage._mean(x, w), brute, atol=1e-6)
+    valid = torch.tensor([[True, True, False, True], [True, False, False, False]])
+    brute = torch.stack([x[u][valid[u]].mean(0) for u in range(2)])
+    assert torch.allclose(stage._mean(x, valid), brute, atol=1e-6)
+
+
+def test_leading_class_and_other_kind():
+    inv = Inventory.load()
+    tench, fish = inv.imagenet_wnid(0), "n02512053"
+    ev = UnitEvidence("fc", 0, [EvidenceItem(fish, "object", "fish", 0.6, 0.7),
+                                EvidenceItem(tench, "object", "tench", 0.3, 0.4)], 0.6, best_object=fish)
+    phrases = [p for p, _ in candidate_phrases(ev)]
+    assert "tench and other fish" in phrases
+    assert agreement("tench and other fish", ev) == pytest.approx(0.6 + 0.25 * 0.3)
+    assert [r[0] for r in rerank([], ev, candidate_phrases(ev))][0] == "tench and other fish"
+    weak = UnitEvidence("fc", 0, [EvidenceItem(fish, "object", "fish", 0.6, 0.7),
+                                  EvidenceItem(tench, "object", "tench", 0.1, 0.1)], 0.6, best_object=fish)
+    assert not any("other" in p for p, _ in candidate_phrases(weak))          # too little mass on the class
+    assert agreement("reptiles and other fish", ev) == pytest.approx(0.5 * 0.6)

@@ -52,6 +52,7 @@ class ImageNetTree:
         self.everyday = torch.tensor([inventory.concept(w).everyday for w in self.nodes])
         self.specificity = (1 - SPECIFICITY * self.size.log() / math.log(member.shape[1])).clamp(min=0)
         self.nameable = self.size <= BROADEST
+        self.leaf = self.size == 1
         self.depth = torch.tensor([len(inventory.ancestors(w)) for w in self.nodes], dtype=torch.float32)
 
     @classmethod

@@ -23,6 +23,7 @@ from .unit_evidence import EvidenceItem, UnitEvidence
 
 PHRASE_MIN = 0.1        # an item scoring less gives no phrase
 COMPOSE_MIN = 0.2       # both parts of "red cars" must score this much
+LEADING = 0.25          # "tench and other fish": the class holds this share of the class mass
 
 
 def object_name(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> Optional[tuple]:
@@ -52,6 +53,17 @@ def object_name(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> Opti
     return best.concept, best.name, best.score
 
 
+def _leading_class(ev: UnitEvidence, node: str, inv: Inventory) -> Optional[EvidenceItem]:
+    """The ImageNet class below ``node`` that holds :data:`LEADING` of the unit's class mass (the class of
+    its strongest exemplars, when the others are only of the same kind), or None."""
+    for item in ev.items:
+        if (item.kind == "object" and item.concept != node and item.concept in inv
+                and len(inv.classes_under(item.concept)) == 1 and item.share >= LEADING
+                and node in inv.ancestors(item.concept)):
+            return item
+    return None
+
+
 def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> list:
     """``[(phrase, score), ...]`` best first, no phrase twice (see the module docstring)."""
     inv = inventory or Inventory.load()
@@ -68,6 +80,9 @@ def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -
     people = next((i for i in ev.items if i.concept == "body:person"), None)
     if obj is not None:
         add(obj[1], obj[2])
+        kind = _leading_class(ev, obj[0], inv)
+        if kind is not None:
+            add(f"{kind.name} and other {obj[1]}", obj[2])
     if face is not None:
         add("faces", face.score)
         if people is not None and people.score >= COMPOSE_MIN:

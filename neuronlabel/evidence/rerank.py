@@ -22,6 +22,7 @@ Uncertain units keep the captioner's order.
 from __future__ import annotations
 
 import math
+import re
 from typing import Optional, Sequence
 
 from ..concepts import Inventory
@@ -29,7 +30,9 @@ from .unit_evidence import UnitEvidence
 
 GENERAL = 0.8       # a label naming an ancestor of the evidence concept ("dogs" for retriever evidence)
 SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog evidence)
-CAPTION = 0.2       # weight of the captioner's own preference (its share of the beam's probability)
+CAPTION = 0.1       # weight of the captioner's own preference (its share of the beam's probability)
+LEADING = 0.25      # "tench and other fish": weight of the leading kind's agreement
+_OTHER = re.compile(r"^(.+?) and other (.+)$")
 
 
 def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
@@ -64,8 +67,16 @@ def _ancestors(inv: Inventory, concept: str) -> frozenset:
 
 
 def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
-    """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept)."""
+    """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept).
+
+    "A and other B" says B of every exemplar and A of the strongest: it scores B's agreement
+    plus :data:`LEADING` times A's.
+    """
     inv = inventory or Inventory.load()
+    leading = _OTHER.match(text)
+    if leading:
+        kind, rest = agreement(leading.group(1), ev, inv), agreement(leading.group(2), ev, inv)
+        return round(min(1.0, rest + LEADING * kind), 4) if kind > 0 and rest > 0 else round(0.5 * max(kind, rest), 4)
     groups = inv.find_groups(text)
     if not groups:
         return 0.0

@@ -53,6 +53,7 @@ FACE_AGREE = 0.2          # an exemplar's mask "is on a face" when a fifth of it
 PEOPLE = 0.5              # "people" (exemplar images showing a face) counts half: the unit may fire elsewhere
 LAYER_PRIOR_UNITS = 32    # layers with at least this many units: a unit must also beat the layer's average unit
 GENERIC = 1.0             # broad WordNet nodes ("animals", "equipment") count this much of their lift
+LEAF_MASS = 0.25          # the ImageNet class holding the most mass is listed when it holds this much
 HUB = 2.0                 # units whose exemplars are shared by more than HUB x chance of the layer lose confidence
 
 
@@ -124,7 +125,9 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
         ex = result[layer]
         raw = [_raw_chunk(feats, feats.rows(ex.ids[chosen[lo: lo + unit_chunk]].cpu()),
                           small_masks(ex.masks(units=list(chosen[lo: lo + unit_chunk])).cpu()), tree, head, cover, face,
-                          mode) for lo in range(0, len(chosen), unit_chunk)]
+                          mode, excess(ex.scores[chosen[lo: lo + unit_chunk]].cpu(),
+                                       ex.thresholds[chosen[lo: lo + unit_chunk]].cpu()))
+               for lo in range(0, len(chosen), unit_chunk)]
         raw = {key: torch.cat([r[key] for r in raw]) for key in raw[0]} if raw else {}
         hub = hubness(ex.ids, result.num_images or len(ids))[list(chosen)]
         for u, ev in zip(chosen, _items(raw, priors, tree, head, layer_prior=len(chosen) >= LAYER_PRIOR_UNITS,
@@ -152,16 +155,37 @@ def hubness(ids: Tensor, num_images: int) -> Tensor:
     return per.sum(1) / valid.sum(1).clamp(min=1) / max(expected, 1e-9)
 
 
-def _mean(x: Tensor, valid: Tensor) -> Tensor:
-    """Mean over exemplars of ``x`` [U, k, ...] where ``valid`` [U, k]."""
-    v = valid.float().view(*valid.shape, *([1] * (x.dim() - 2)))
-    return (x * v).sum(1) / v.sum(1).clamp(min=1)
+def excess(scores: Tensor, thresholds: Tensor) -> Tensor:
+    """Exemplar weights ``[U, k]``: each exemplar's activation above the unit's mask threshold, the
+    exemplars of a unit summing to 1 (equal weights where none exceeds it, 0 for missing exemplars).
+
+    An exemplar that barely clears the threshold shows the unit's concept less than the one
+    that drives it hardest, so a class unit whose probe set holds one photo of its class is
+    described by that photo more than by its 14 look-alikes.
+
+    >>> excess(torch.tensor([[5.0, 3.0, 1.0], [1.0, 1.0, float("-inf")]]), torch.tensor([1.0, 2.0])).mul(3).tolist()
+    [[2.0, 1.0, 0.0], [1.5, 1.5, 0.0]]
+    """
+    scores = scores.float()
+    finite = torch.isfinite(scores)
+    w = torch.where(finite, (scores - thresholds.float().view(-1, 1)).clamp(min=0), torch.zeros_like(scores))
+    none = w.sum(1, keepdim=True) <= 0
+    w = torch.where(none, finite.float(), w)
+    return w / w.sum(1, keepdim=True).clamp(min=1e-12)
 
 
-def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode) -> dict:
-    """Per unit of a chunk, the unit means of every scorer (before any lift)."""
+def _mean(x: Tensor, weights: Tensor) -> Tensor:
+    """Weighted mean over exemplars of ``x`` [U, k, ...] (``weights`` [U, k]; a bool tensor: equal weights)."""
+    v = weights.float().view(*weights.shape, *([1] * (x.dim() - 2)))
+    return (x * v).sum(1) / v.sum(1).clamp(min=1e-12)
+
+
+def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Optional[Tensor] = None) -> dict:
+    """Per unit of a chunk, the unit means of every scorer (before any lift), exemplars weighted by
+    ``emphasis`` [U, k] (:func:`excess`; default equal)."""
     U, k = rows.shape
     valid = rows >= 0
+    weight = valid if emphasis is None else emphasis * valid
     flat_rows = rows.clamp(min=0).flatten()
     flat_w = weights.flatten(0, 1)
     out = {"dead": ((flat_w.flatten(1).sum(1).view(U, k) <= 0) & valid).float().sum(1)
@@ -169,22 +193,22 @@ def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode) -> dict:
     out["dead"] = torch.where(valid.any(1), out["dead"], torch.ones(U))
     if tree is not None:
         p = exemplar_probs(feats, flat_rows, flat_w, mode).view(U, k, -1)
-        out["mass"] = tree.mass(_mean(p, valid))
-        out["mass_agree"] = tree.mass(_mean(torch.nn.functional.one_hot(p.argmax(-1), p.shape[-1]).float(), valid))
+        out["mass"] = tree.mass(_mean(p, weight))
+        out["mass_agree"] = tree.mass(_mean(torch.nn.functional.one_hot(p.argmax(-1), p.shape[-1]).float(), weight))
     if head is not None:
         probs = head.probs(pooled(feats, flat_rows, flat_w)).view(U, k, -1)
-        out["texture"] = _mean(probs, valid)
-        out["texture_agree"] = _mean(torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).float(), valid)
+        out["texture"] = _mean(probs, weight)
+        out["texture_agree"] = _mean(torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).float(), weight)
     if cover is not None:
         shares = colour_shares(cover, flat_rows, flat_w).view(U, k, -1)
-        out["colour"] = _mean(shares, valid)
-        out["colour_agree"] = _mean((shares >= COLOUR_AGREE).float(), valid)
+        out["colour"] = _mean(shares, weight)
+        out["colour_agree"] = _mean((shares >= COLOUR_AGREE).float(), weight)
     if face is not None:
         on_face = pool(face.unsqueeze(1), flat_rows, flat_w).view(U, k)
         has_face = (face.flatten(1).amax(1) > 0).float()[flat_rows].view(U, k)
-        out["face"] = _mean(on_face, valid)
-        out["face_agree"] = _mean((on_face >= FACE_AGREE).float(), valid)
-        out["people"] = _mean(has_face, valid)
+        out["face"] = _mean(on_face, weight)
+        out["face_agree"] = _mean((on_face >= FACE_AGREE).float(), weight)
+        out["people"] = _mean(has_face, weight)
     return out
 
 
@@ -206,12 +230,16 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> lis
         lifted = tree.lifted(mass, _prior(priors.object, mass, layer_prior))
         rank = tree.rank(lifted)
         specific = tree.most_specific(mass)
+        leaf = mass.masked_fill(~tree.leaf.view(1, -1), -1.0).argmax(1)
         for u in range(U):
             spec = int(specific[u])
             best_object[u] = tree.nodes[spec]
             picks = rank[u].topk(3).indices.tolist()
             if spec not in picks and bool(tree.nameable[spec]):
                 picks.append(spec)
+            top_class = int(leaf[u])
+            if top_class not in picks and float(mass[u, top_class]) >= LEAF_MASS:
+                picks.append(top_class)
             for r in picks:
                 weight = GENERIC if bool(tree.generic[r]) else 1.0
                 lists[u].append(EvidenceItem(tree.nodes[r], "object", tree.name(r, plural=True),
