@@ -17,7 +17,8 @@ from neuronlabel.caption_store import captions_path
 from neuronlabel.captioner import Captioner, CaptionerConfig
 
 SCRIPT = textwrap.dedent("""
-    import json, os, sys, time, torch, torchvision
+    import json, os, signal, sys, time, torch, torchvision
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C as in a terminal, also under nohup or &
     from neuronlabel import label_model
     from neuronlabel.captioner import Captioner, CaptionerConfig
     torch.set_num_threads(1)

@@ -104,7 +104,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 
 def test_early_stopping_keeps_the_best_epoch():
-    data, cfg = _tiny(n=12, seed=3)   # a seed whose validation BLEU improves after epoch 1
+    data, cfg = _tiny(n=12, seed=8)   # a seed whose validation BLEU improves after epoch 1 (then falls)
     val = data.subset(range(4))
     result = fit(data, cfg, validation=val, epochs=200, patience=3, batch_size=4, lm_epochs=0, progress=False,
                  lr=3e-3)
