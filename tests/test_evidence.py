@@ -294,3 +294,22 @@ def test_leading_class_and_other_kind():
                                   EvidenceItem(tench, "object", "tench", 0.1, 0.1)], 0.6, best_object=fish)
     assert not any("other" in p for p, _ in candidate_phrases(weak))          # too little mass on the class
     assert agreement("reptiles and other fish", ev) == pytest.approx(0.5 * 0.6)
+
+
+def test_degenerate_beams_are_repaired_and_fallback_names_are_everyday():
+    from neuronlabel.captioner.hygiene import problem
+    from neuronlabel.evidence.labels import degenerate, label_candidates
+
+    beam = [("both and fish", -1.0), ("fish or fish", -1.5), ("both the red areas of cups and the red areas of cups", -2.0)]
+    unsure = _ev(("colour:red", "colour", "red", 0.05))
+    assert unsure.uncertain
+    out = [t for t, _ in label_candidates(beam, unsure)]
+    assert out[:2] == ["fish", "the red areas of cups"]
+    assert not degenerate(out[0]) and problem(out[0]) is None
+    assert out[2:] == [t for t, _ in beam]                                     # the originals stay behind
+    inv = Inventory.load()
+    carnivore = "n02075296"
+    assert not inv.concept(carnivore).everyday                                # nobody writes "carnivores"
+    ev = _ev((carnivore, "object", "carnivores", 0.5))
+    name = object_name(ev)                                  # a broader word people use ("mammals"), or none
+    assert name is None or (inv.concept(name[0]).everyday and name[1] != "carnivores")

@@ -47,6 +47,32 @@ def problem(text: str) -> Optional[str]:
     return None
 
 
+def repair(text: str) -> str:
+    """``text`` with what makes it degenerate taken out: a conjunct said twice, an empty "both and",
+    dangling words at either end, a repeated word or pair of words. Only words are removed.
+
+    >>> repair("both and fish"), repair("grey as well as well as dogs"), repair("fish or fish")
+    ('fish', 'grey as well as dogs', 'fish')
+    >>> repair("both the brown areas of cups and the brown areas of cups"), repair("orange parts of")
+    ('the brown areas of cups', 'orange parts')
+    """
+    joined = " ".join(text.lower().split())
+    joined = re.sub(r"\b(\w+(?: \w+)?) \1\b", r"\1", joined)
+    joined = re.sub(r"\b(both|either) (and|or|as well as)\b", "", joined)
+    for j in ("as well as", "and", "or"):
+        parts = [p.strip() for p in re.split(rf"\b{j}\b", joined) if p.strip()]
+        stripped = [re.sub(r"^(both|either) ", "", p) for p in parts]
+        if len(parts) >= 2 and len(set(stripped)) < len(stripped):
+            joined = f" {j} ".join(dict.fromkeys(stripped))
+    words = joined.split()
+    while words and words[-1] in ENDS_BADLY:
+        words.pop()
+    while words and (words[0] in STARTS_BADLY or (words[0] in ("both", "either")
+                                                  and not {"and", "or"} & set(words[1:]))):
+        words.pop(0)
+    return " ".join(words)
+
+
 def tidy(candidates: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
     """``candidates`` (best first) with the clean ones first, order kept within each group."""
     clean = [c for c in candidates if problem(c[0]) is None]

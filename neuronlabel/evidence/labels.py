@@ -18,6 +18,7 @@ import math
 import re
 from typing import Optional, Sequence
 
+from ..captioner.hygiene import problem, repair
 from .phrases import candidate_phrases
 from .rerank import rerank
 from .unit_evidence import UnitEvidence
@@ -48,16 +49,27 @@ def degenerate(text: str) -> bool:
     return len(parts) != len(set(parts))
 
 
+def _bad(text: str) -> bool:
+    return degenerate(text) or problem(text) is not None
+
+
 def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank_candidates: bool = True,
                      phrases: bool = True) -> list:
     """``[(text, logprob), ...]`` best first (the label is the first): beam ``candidates`` plus
-    evidence phrases, degenerate texts left out (unless nothing else remains), ordered by
-    agreement with the evidence when ``rerank_candidates``."""
+    evidence phrases, degenerate texts left out (when nothing else remains, their repaired forms,
+    :func:`~neuronlabel.captioner.hygiene.repair`, lead), ordered by agreement with the evidence
+    when ``rerank_candidates``.
+
+    >>> [t for t, _ in label_candidates([("both and fish", -1.0)], None)]
+    ['fish', 'both and fish']
+    """
     beam = [(t, float(lp)) for t, lp in candidates]
     extra = candidate_phrases(ev) if (ev is not None and phrases and not ev.uncertain) else []
-    clean = [(t, lp) for t, lp in beam if not degenerate(t)]
+    clean = [(t, lp) for t, lp in beam if not _bad(t)]
     if not clean and not extra:
-        return beam
+        repaired = list(dict.fromkeys(r for r in (repair(t) for t, _ in beam) if r and not _bad(r)))
+        lps = {repair(t): lp for t, lp in reversed(beam)}
+        return [(r, lps[r]) for r in repaired] + beam
     if not rerank_candidates or ev is None:
         return clean + [(t, math.nan) for t, _ in extra if t not in {c for c, _ in clean}]
     return [(text, lp) for text, lp, _, _ in rerank(clean, ev, extra)]

@@ -15,6 +15,7 @@ the evidence score it rests on (for a composition: the weaker part's).
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from ..concepts import Inventory
@@ -47,10 +48,16 @@ def object_name(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> Opti
             if c.everyday:
                 score = listed[cand].score if cand in listed else max((i.score for i in objects), default=0.0)
                 return cand, c.plural, score
-    best = max(objects, key=lambda i: i.rank, default=None)
-    if best is None or inv.is_generic(best.concept):
-        return None
-    return best.concept, best.name, best.score
+    for best in sorted(objects, key=lambda i: -i.rank):
+        if inv.is_generic(best.concept) or best.concept not in inv:
+            continue
+        for cand in [best.concept] + inv.ancestors(best.concept):
+            c = inv.concept(cand)
+            if len(inv.classes_under(cand)) > 500 or inv.is_generic(cand):
+                break
+            if c.everyday:
+                return cand, c.plural, best.score
+    return None
 
 
 def _leading_class(ev: UnitEvidence, node: str, inv: Inventory) -> Optional[EvidenceItem]:
@@ -59,7 +66,8 @@ def _leading_class(ev: UnitEvidence, node: str, inv: Inventory) -> Optional[Evid
     for item in ev.items:
         if (item.kind == "object" and item.concept != node and item.concept in inv
                 and len(inv.classes_under(item.concept)) == 1 and item.share >= LEADING
-                and node in inv.ancestors(item.concept)):
+                and node in inv.ancestors(item.concept)
+                and not re.search(rf"\b{re.escape(item.name.lower())}\b", inv.concept(node).plural.lower())):
             return item
     return None
 
