@@ -67,9 +67,12 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     extra = candidate_phrases(ev) if (ev is not None and phrases and not ev.uncertain) else []
     clean = [(t, lp) for t, lp in beam if not _bad(t)]
     if not clean and not extra:
-        repaired = list(dict.fromkeys(r for r in (repair(t) for t, _ in beam) if r and not _bad(r)))
-        lps = {repair(t): lp for t, lp in reversed(beam)}
-        return [(r, lps[r]) for r in repaired] + beam
+        fixed: dict = {}
+        for text, lp in beam:
+            mended = repair(text)
+            if mended and not _bad(mended):
+                fixed.setdefault(mended, lp)
+        return list(fixed.items()) + beam
     if not rerank_candidates or ev is None:
         return clean + [(t, math.nan) for t, _ in extra if t not in {c for c, _ in clean}]
     return [(text, lp) for text, lp, _, _ in rerank(clean, ev, extra)]
