@@ -192,7 +192,7 @@ def test_stage_end_to_end_on_colour_units():
     assert set(ev) == {("conv", 0), ("conv", 1), ("conv", 2)}
     red, blue, dead = ev["conv", 0], ev["conv", 1], ev["conv", 2]
     assert red.top("colour").name == "red" and blue.top("colour").name == "blue"
-    assert red.top("colour").share > 0.8 and red.top("colour").agree == 1.0
+    assert red.top("colour").share > 0.8 and red.top("colour").agree == pytest.approx(1.0)
     assert not red.uncertain and red.confidence >= UNCERTAIN
     assert dead.uncertain and dead.confidence == 0.0
     assert [p for p, _ in candidate_phrases(red)][:1] == ["red"]
@@ -270,9 +270,12 @@ def test_unit_evidence_round_trip():
 
 def test_exemplars_weighted_by_activation_above_the_threshold():
     scores = torch.tensor([[9.0, 5.0, 3.0, 2.0], [4.0, 4.0, 1.0, float("-inf")]])
-    w = stage.excess(scores, torch.tensor([3.0, 5.0]))
+    w = stage.excess(scores, torch.tensor([3.0, 5.0]), power=1)
     assert torch.allclose(w[0], torch.tensor([6.0, 2.0, 0.0, 0.0]) / 8)
     assert torch.allclose(w[1], torch.tensor([1.0, 1.0, 1.0, 0.0]) / 3)      # none above: equal, missing: 0
+    cubed = stage.excess(scores, torch.tensor([3.0, 5.0]))                    # default: EMPHASIS = 3
+    assert torch.allclose(cubed[0], torch.tensor([216.0, 8.0, 0.0, 0.0]) / 224)
+    assert torch.allclose(cubed[1], w[1])
     x = torch.randn(2, 4, 7)
     brute = torch.stack([sum(w[u, j] * x[u, j] for j in range(4)) for u in range(2)])
     assert torch.allclose(stage._mean(x, w), brute, atol=1e-6)
@@ -313,3 +316,60 @@ def test_degenerate_beams_are_repaired_and_fallback_names_are_everyday():
     ev = _ev((carnivore, "object", "carnivores", 0.5))
     name = object_name(ev)                                  # a broader word people use ("mammals"), or none
     assert name is None or (inv.concept(name[0]).everyday and name[1] != "carnivores")
+
+
+def test_single_class_nodes_stand_for_their_class():
+    tree = ImageNetTree.load()
+    inv = tree.inventory
+    shark = inv.imagenet_wnid(2)                                           # great white shark
+    parents = [w for w in inv.ancestors(shark) if len(inv.classes_under(w)) == 1]
+    assert parents, "the bundled inventory has a single-class node above the great white shark"
+    for w in parents:
+        assert not bool(tree.leaf[tree.row[w]])
+        assert tree.nodes[int(tree.collapse[tree.row[w]])] == shark
+    assert int(tree.leaf.sum()) == 1000
+    p = torch.zeros(1, 1000); p[0, 2] = 1.0
+    assert tree.nodes[int(tree.collapse[tree.most_specific(tree.mass(p))[0]])] == shark
+
+
+def test_rerank_prefers_the_agreed_class_and_checkable_claims():
+    inv = Inventory.load()
+    finch, birds = inv.imagenet_wnid(12), "n01503061"
+    items = [EvidenceItem(birds, "object", "birds", 0.8, 0.8, rank=0.8 * 0.5),
+             EvidenceItem(finch, "object", "house finches", 0.6, 0.6)]
+    ev = UnitEvidence("fc", 0, items, 0.8, best_object=finch)
+    assert agreement("house finches", ev) == pytest.approx(0.8)            # as supported as its ancestor
+    assert agreement("house finches", ev) > agreement("birds", ev)
+    assert agreement("the edges of birds", ev) == pytest.approx(0.9 * agreement("birds", ev))
+    flat = UnitEvidence("fc", 0, items, 0.8, best_object=finch, spatial=False)
+    assert agreement("the edges of birds", flat) == 0.0                    # a logit has no edges
+    assert UnitEvidence.from_dict(flat.to_dict()).spatial is False
+    assert UnitEvidence.from_dict(ev.to_dict()).spatial is True
+
+
+def test_agreed_class_is_named_with_its_kind():
+    inv = Inventory.load()
+    deerhound, hounds = inv.imagenet_wnid(177), "n02087551"
+    ev = UnitEvidence("fc", 0, [EvidenceItem(hounds, "object", "hounds", 0.8, 0.8, rank=0.5),
+                                EvidenceItem(deerhound, "object", "Scottish deerhounds", 0.5, 0.5)], 0.8,
+                      best_object=deerhound)
+    phrases = [p for p, _ in candidate_phrases(ev)]
+    assert "Scottish deerhounds and other hounds" in phrases
+    assert [r[0] for r in rerank([], ev, candidate_phrases(ev))][0] == "Scottish deerhounds and other hounds"
+    close = UnitEvidence("fc", 0, [EvidenceItem(hounds, "object", "hounds", 0.55, 0.55, rank=0.4),
+                                   EvidenceItem(deerhound, "object", "Scottish deerhounds", 0.5, 0.5)], 0.55,
+                         best_object=deerhound)
+    assert not any("other" in p for p, _ in candidate_phrases(close))        # the class is nearly all of it
+
+
+def test_uncertain_units_get_a_short_label():
+    from neuronlabel.evidence.labels import label_candidates
+    inv = Inventory.load()
+    beam = [("both the upper parts of blue parts of crafts and monkeys that are red", -1.0), ("red monkeys", -3.0)]
+    bibs = "n02834778"
+    weak = UnitEvidence("l", 0, [EvidenceItem(bibs, "object", inv.name(bibs, plural=True), 0.17)], 0.17,
+                        best_object=bibs)
+    assert weak.uncertain
+    assert label_candidates(beam, weak)[0][0] == inv.name(bibs, plural=True)
+    empty = UnitEvidence("l", 0, [], 0.0)
+    assert label_candidates(beam, empty)[0][0] == "red monkeys"

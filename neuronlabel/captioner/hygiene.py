@@ -26,8 +26,8 @@ _SPLIT = {j: re.compile(rf"\b{j}\b") for j in JOINERS}
 def problem(text: str) -> Optional[str]:
     """Why ``text`` is not a description a person would write, or None.
 
-    >>> problem("red and white stripes") is None, problem("sky above sky"), problem("dogs dogs")
-    (True, 'repeated conjunct', 'repeated word')
+    >>> problem("red and white stripes") is None, problem("sky above sky"), problem("dogs dogs"), problem("both hounds")
+    (True, 'repeated conjunct', 'repeated word', 'lone both')
     """
     w = text.lower().split()
     if not w:
@@ -42,6 +42,8 @@ def problem(text: str) -> Optional[str]:
             return "repeated conjunct"
     if w[0] in PREPOSITIONS:
         return "only a preposition phrase"
+    if w[0] in ("both", "either") and not {"and", "or"} & set(w[1:]):
+        return "lone both"
     if any(a == b for a, b in zip(w, w[1:])):
         return "repeated word"
     return None

@@ -8,8 +8,10 @@
 :func:`label_candidates` merges the captioner's beam with the evidence phrases
 (:func:`~neuronlabel.evidence.phrases.candidate_phrases`), drops degenerate texts
 (:func:`degenerate`: "X and X", a dangling last word, only a preposition phrase) and, with
-``rerank`` (default), orders the rest by :func:`~neuronlabel.evidence.rerank.rerank`. The
-candidates keep the captioner's log-probability (NaN for evidence phrases).
+``rerank`` (default), orders the rest by :func:`~neuronlabel.evidence.rerank.rerank`. An
+uncertain unit is not described at length: its label is the evidence's best phrase, else the
+captioner's shortest clean text. The candidates keep the captioner's log-probability (NaN for
+evidence phrases).
 """
 
 from __future__ import annotations
@@ -64,8 +66,13 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     ['fish', 'both and fish']
     """
     beam = [(t, float(lp)) for t, lp in candidates]
-    extra = candidate_phrases(ev) if (ev is not None and phrases and not ev.uncertain) else []
+    extra = candidate_phrases(ev) if (ev is not None and phrases) else []
     clean = [(t, lp) for t, lp in beam if not _bad(t)]
+    if ev is not None and ev.uncertain and rerank_candidates:
+        # no conviction: the evidence's best guess in a few words, else the captioner's shortest clean text
+        short = [(t, math.nan) for t, _ in extra] + sorted(clean, key=lambda c: len(c[0].split()))
+        if short:
+            return list(dict(short).items())
     if not clean and not extra:
         fixed: dict = {}
         for text, lp in beam:

@@ -25,6 +25,8 @@ from .unit_evidence import EvidenceItem, UnitEvidence
 PHRASE_MIN = 0.1        # an item scoring less gives no phrase
 COMPOSE_MIN = 0.2       # both parts of "red cars" must score this much
 LEADING = 0.25          # "tench and other fish": the class holds this share of the class mass
+WIDER = 0.1             # "Scottish deerhounds and other hounds": the kind scores this much more than the class
+WIDEST = 200            # ... and has at most this many ImageNet classes beneath it
 
 
 def object_name(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> Optional[tuple]:
@@ -72,6 +74,18 @@ def _leading_class(ev: UnitEvidence, node: str, inv: Inventory) -> Optional[Evid
     return None
 
 
+def _wider_kind(ev: UnitEvidence, node: str, score: float, inv: Inventory) -> Optional[EvidenceItem]:
+    """For an agreed ImageNet class, the nearest listed everyday ancestor holding :data:`WIDER` more of the
+    lifted mass ("Scottish deerhounds" and other "hounds": the unit fires on the kind, most on the class)."""
+    if len(inv.classes_under(node)) != 1:
+        return None
+    above = set(inv.ancestors(node))
+    wider = [i for i in ev.items if i.kind == "object" and i.concept in above and i.score >= score + WIDER
+             and not inv.is_generic(i.concept) and inv.concept(i.concept).everyday
+             and len(inv.classes_under(i.concept)) <= WIDEST]
+    return min(wider, key=lambda i: len(inv.classes_under(i.concept)), default=None)
+
+
 def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -> list:
     """``[(phrase, score), ...]`` best first, no phrase twice (see the module docstring)."""
     inv = inventory or Inventory.load()
@@ -91,6 +105,9 @@ def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -
         kind = _leading_class(ev, obj[0], inv)
         if kind is not None:
             add(f"{kind.name} and other {obj[1]}", obj[2])
+        wider = _wider_kind(ev, obj[0], obj[2], inv)
+        if wider is not None:
+            add(f"{obj[1]} and other {wider.name}", wider.score)
     if face is not None:
         add("faces", face.score)
         if people is not None and people.score >= COMPOSE_MIN:

@@ -13,7 +13,9 @@ are credited with the evidence score of the same concept, of a concept below it 
 general word: :data:`GENERAL` of it) or above it (a more specific word than the evidence
 supports: :data:`SPECIFIC` of it); the text scores the mean of its best credit and its mean
 credit, so every part of a composition must be supported ("clothes colored red" scores less
-than "red" when the exemplars are red but not clothes). The rerank score is
+than "red" when the exemplars are red but not clothes), and each spatial or part claim no scorer
+can check ("the edges of birds") costs :data:`QUALIFIER` of it (all of it in a layer without a spatial
+map, where such a claim cannot be true). The rerank score is
 ``agreement + CAPTION * share`` where ``share`` is the candidate's share of the beam's
 probability (``exp(logprob)`` normalised over the beam; evidence phrases have none).
 Uncertain units keep the captioner's order.
@@ -30,8 +32,13 @@ from .unit_evidence import UnitEvidence
 
 GENERAL = 0.8       # a label naming an ancestor of the evidence concept ("dogs" for retriever evidence)
 SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog evidence)
+SPECIFICITY = True  # object items credit their rank (lifted mass x specificity): "bald eagles" over "birds"
+AGREED = 1.0       # the node most exemplars agree on (>= 45 % of the class mass) is as supported as its ancestors
 CAPTION = 0.1       # weight of the captioner's own preference (its share of the beam's probability)
 LEADING = 0.25      # "tench and other fish": weight of the leading kind's agreement
+QUALIFIER = 0.1     # agreement lost per claim no scorer can check ("the edges of", "the tops of", "left of")
+QUALIFIERS = frozenset("""edges outlines boundaries borders around tops top upper halves portion parts areas
+left right above below over under beneath higher lower side background""".split())
 _OTHER = re.compile(r"^(.+?) and other (.+)$")
 
 
@@ -46,13 +53,14 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     inv = inventory or Inventory.load()
     best = 0.0
     for item in ev.items:
+        value = item.rank if (SPECIFICITY and item.kind == "object") else item.score
         if item.concept == concept:
-            best = max(best, item.score)
+            best = max(best, value)
         elif item.kind == "object" and concept in inv and inv.concept(concept).kind == "object":
             if concept in _ancestors(inv, item.concept):
-                best = max(best, GENERAL * item.score)
+                best = max(best, GENERAL * value)
             elif item.concept in _ancestors(inv, concept):
-                best = max(best, SPECIFIC * item.score)
+                best = max(best, AGREED * item.score if concept == ev.best_object else SPECIFIC * value)
     return best
 
 
@@ -69,19 +77,24 @@ def _ancestors(inv: Inventory, concept: str) -> frozenset:
 def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
     """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept).
 
-    "A and other B" says B of every exemplar and A of the strongest: it scores B's agreement
-    plus :data:`LEADING` times A's.
+    "A and other B" says B of every exemplar and A of the strongest: it scores the better
+    agreement of the two plus :data:`LEADING` times the other's.
     """
     inv = inventory or Inventory.load()
     leading = _OTHER.match(text)
     if leading:
         kind, rest = agreement(leading.group(1), ev, inv), agreement(leading.group(2), ev, inv)
-        return round(min(1.0, rest + LEADING * kind), 4) if kind > 0 and rest > 0 else round(0.5 * max(kind, rest), 4)
+        if kind > 0 and rest > 0:
+            return round(min(1.0, max(kind, rest) + LEADING * min(kind, rest)), 4)
+        return round(0.5 * max(kind, rest), 4)
     groups = inv.find_groups(text)
     if not groups:
         return 0.0
     credits = [max(credit(c, ev, inv) for c in ids) for _, ids in groups]
-    return round(0.5 * max(credits) + 0.5 * sum(credits) / len(credits), 4)
+    named = {w for phrase, _ in groups for w in phrase.split()}
+    claims = sum(w in QUALIFIERS and w not in named for w in re.findall(r"[a-z]+", text.lower()))
+    keep = (1 - QUALIFIER) ** min(claims, 2) if ev.spatial else float(claims == 0)
+    return round((0.5 * max(credits) + 0.5 * sum(credits) / len(credits)) * keep, 4)
 
 
 def rerank(candidates: Sequence, ev: Optional[UnitEvidence], phrases: Sequence = (),

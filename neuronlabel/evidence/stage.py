@@ -54,6 +54,7 @@ PEOPLE = 0.5              # "people" (exemplar images showing a face) counts hal
 LAYER_PRIOR_UNITS = 32    # layers with at least this many units: a unit must also beat the layer's average unit
 GENERIC = 1.0             # broad WordNet nodes ("animals", "equipment") count this much of their lift
 LEAF_MASS = 0.25          # the ImageNet class holding the most mass is listed when it holds this much
+EMPHASIS = 3.0           # exemplar weights: (activation above the mask threshold) ** EMPHASIS
 HUB = 2.0                 # units whose exemplars are shared by more than HUB x chance of the layer lose confidence
 
 
@@ -130,9 +131,10 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
                for lo in range(0, len(chosen), unit_chunk)]
         raw = {key: torch.cat([r[key] for r in raw]) for key in raw[0]} if raw else {}
         hub = hubness(ex.ids, result.num_images or len(ids))[list(chosen)]
+        spatial = tuple(ex.maps.shape[-2:]) != (1, 1)
         for u, ev in zip(chosen, _items(raw, priors, tree, head, layer_prior=len(chosen) >= LAYER_PRIOR_UNITS,
                                         hub=hub)):
-            ev.layer, ev.unit = layer, u
+            ev.layer, ev.unit, ev.spatial = layer, u, spatial
             out[(layer, u)] = ev
     return out
 
@@ -155,20 +157,24 @@ def hubness(ids: Tensor, num_images: int) -> Tensor:
     return per.sum(1) / valid.sum(1).clamp(min=1) / max(expected, 1e-9)
 
 
-def excess(scores: Tensor, thresholds: Tensor) -> Tensor:
-    """Exemplar weights ``[U, k]``: each exemplar's activation above the unit's mask threshold, the
-    exemplars of a unit summing to 1 (equal weights where none exceeds it, 0 for missing exemplars).
+def excess(scores: Tensor, thresholds: Tensor, power: Optional[float] = None) -> Tensor:
+    """Exemplar weights ``[U, k]``: each exemplar's activation above the unit's mask threshold, raised to
+    ``power`` (default :data:`EMPHASIS`), the exemplars of a unit summing to 1 (equal weights where none
+    exceeds it, 0 for missing exemplars).
 
     An exemplar that barely clears the threshold shows the unit's concept less than the one
     that drives it hardest, so a class unit whose probe set holds one photo of its class is
     described by that photo more than by its 14 look-alikes.
 
-    >>> excess(torch.tensor([[5.0, 3.0, 1.0], [1.0, 1.0, float("-inf")]]), torch.tensor([1.0, 2.0])).mul(3).tolist()
+    >>> excess(torch.tensor([[5.0, 3.0, 1.0], [1.0, 1.0, float("-inf")]]), torch.tensor([1.0, 2.0]), 1).mul(3).tolist()
     [[2.0, 1.0, 0.0], [1.5, 1.5, 0.0]]
     """
+    power = EMPHASIS if power is None else power
     scores = scores.float()
     finite = torch.isfinite(scores)
     w = torch.where(finite, (scores - thresholds.float().view(-1, 1)).clamp(min=0), torch.zeros_like(scores))
+    w = w / w.amax(1, keepdim=True).clamp(min=1e-12)
+    w = w ** power
     none = w.sum(1, keepdim=True) <= 0
     w = torch.where(none, finite.float(), w)
     return w / w.sum(1, keepdim=True).clamp(min=1e-12)
@@ -232,9 +238,9 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> lis
         specific = tree.most_specific(mass)
         leaf = mass.masked_fill(~tree.leaf.view(1, -1), -1.0).argmax(1)
         for u in range(U):
-            spec = int(specific[u])
+            spec = int(tree.collapse[specific[u]])
             best_object[u] = tree.nodes[spec]
-            picks = rank[u].topk(3).indices.tolist()
+            picks = list(dict.fromkeys(tree.collapse[rank[u].topk(4).indices].tolist()))[:3]
             if spec not in picks and bool(tree.nameable[spec]):
                 picks.append(spec)
             top_class = int(leaf[u])

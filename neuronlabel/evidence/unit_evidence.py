@@ -72,6 +72,7 @@ class UnitEvidence:
     confidence: float = 0.0
     uncertain: Optional[bool] = None
     best_object: Optional[str] = None     # the most specific WordNet node most exemplars agree on
+    spatial: bool = True                  # False where the layer has no spatial map (a 1x1 output: logits)
 
     def __post_init__(self) -> None:
         if self.uncertain is None:
@@ -94,7 +95,8 @@ class UnitEvidence:
 
     def to_dict(self) -> dict:
         return {"items": [i.to_list() for i in self.items], "confidence": _r(self.confidence),
-                "uncertain": bool(self.uncertain), "best_object": self.best_object}
+                "uncertain": bool(self.uncertain), "best_object": self.best_object,
+                **({} if self.spatial else {"spatial": False})}
 
     @classmethod
     def from_dict(cls, d: dict, layer: str = "", unit: int = 0) -> "UnitEvidence":
@@ -103,4 +105,4 @@ class UnitEvidence:
         conf = d.get("confidence")
         return cls(layer, unit, [EvidenceItem.from_list(r) for r in d.get("items", [])],
                    float(conf) if conf is not None else math.nan, bool(d.get("uncertain", True)),
-                   d.get("best_object"))
+                   d.get("best_object"), bool(d.get("spatial", True)))
