@@ -48,7 +48,7 @@ def main() -> None:
     out["demo"] = _rows(demo)
     with tempfile.TemporaryDirectory() as folder:
         for f in sorted((args.data / "coco-mini").glob("*2017/*.jpg")):
-            os.symlink(f, os.path.join(folder, f.name))
+            os.symlink(f.resolve(), os.path.join(folder, f.name))
         coco = label_model(net, ["blocks.6"], images=folder, progress=False, **kw)
     out["coco_blocks6"] = _rows(coco)
     out["coco_blocks6_uncertain"] = sum("uncertain" in u.flags for u in coco.units) / len(coco.units)
