@@ -248,7 +248,7 @@ def test_agreement_and_rerank():
     assert agreement("golden retrievers", ev) == 0.6
     assert agreement("dogs", ev) == pytest.approx(0.8 * 0.6)                  # more general
     assert credit("n02084071", ev) == pytest.approx(0.48)
-    assert agreement("brown dogs", ev) == pytest.approx(0.5 * 0.48 + 0.5 * (0.48 + 0.3) / 2)
+    assert agreement("brown dogs", ev) == pytest.approx(0.5 * 0.48 + 0.5 * (0.48 + 0.3) / 2 + 0.1 * 0.3)
     assert agreement("reptiles", ev) == 0.0 and agreement("the", ev) == 0.0
     assert agreement("dogs and reptiles", ev) == pytest.approx(0.5 * 0.48 + 0.5 * 0.24)
     ranked = rerank([("reptiles", -0.1), ("dogs", -2.0)], ev, [("golden retrievers", 0.6)])
@@ -373,3 +373,15 @@ def test_uncertain_units_get_a_short_label():
     assert label_candidates(beam, weak)[0][0] == inv.name(bibs, plural=True)
     empty = UnitEvidence("l", 0, [], 0.0)
     assert label_candidates(beam, empty)[0][0] == "red monkeys"
+
+
+def test_a_supported_composition_says_more_than_its_parts():
+    inv = Inventory.load()
+    scorpion = inv.imagenet_wnid(71)
+    ev = UnitEvidence("fc", 0, [EvidenceItem("colour:black", "colour", "black", 0.74),
+                                EvidenceItem(scorpion, "object", "scorpions", 0.70)], 0.74, best_object=scorpion)
+    assert agreement("black scorpions", ev) == pytest.approx(0.5 * 0.74 + 0.5 * 0.72 + 0.1 * 0.70)
+    assert agreement("black scorpions", ev) > agreement("black", ev) > agreement("scorpions", ev)
+    weak = UnitEvidence("fc", 0, [EvidenceItem("colour:black", "colour", "black", 0.74),
+                                  EvidenceItem(scorpion, "object", "scorpions", 0.1)], 0.74, best_object=scorpion)
+    assert agreement("black scorpions", weak) < agreement("black", weak)     # one part unsupported: no gain

@@ -13,7 +13,8 @@ are credited with the evidence score of the same concept, of a concept below it 
 general word: :data:`GENERAL` of it) or above it (a more specific word than the evidence
 supports: :data:`SPECIFIC` of it); the text scores the mean of its best credit and its mean
 credit, so every part of a composition must be supported ("clothes colored red" scores less
-than "red" when the exemplars are red but not clothes), and each spatial or part claim no scorer
+than "red" when the exemplars are red but not clothes), and one whose every part is supported
+says more than either part ("black scorpions" over "black": :data:`COMPOSED`), and each spatial or part claim no scorer
 can check ("the edges of birds") costs :data:`QUALIFIER` of it (all of it in a layer without a spatial
 map, where such a claim cannot be true). The rerank score is
 ``agreement + CAPTION * share`` where ``share`` is the candidate's share of the beam's
@@ -36,6 +37,8 @@ SPECIFICITY = True  # object items credit their rank (lifted mass x specificity)
 AGREED = 1.0       # the node most exemplars agree on (>= 45 % of the class mass) is as supported as its ancestors
 CAPTION = 0.1       # weight of the captioner's own preference (its share of the beam's probability)
 LEADING = 0.25      # "tench and other fish": weight of the leading kind's agreement
+COMPOSED = 0.1      # a composition whose every part scores COMPOSE_MIN gains this much of its weakest part
+COMPOSE_MIN = 0.2
 QUALIFIER = 0.1     # agreement lost per claim no scorer can check ("the edges of", "the tops of", "left of")
 QUALIFIERS = frozenset("""edges outlines boundaries borders around tops top upper halves portion parts areas
 left right above below over under beneath higher lower side background""".split())
@@ -94,7 +97,8 @@ def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     named = {w for phrase, _ in groups for w in phrase.split()}
     claims = sum(w in QUALIFIERS and w not in named for w in re.findall(r"[a-z]+", text.lower()))
     keep = (1 - QUALIFIER) ** min(claims, 2) if ev.spatial else float(claims == 0)
-    return round((0.5 * max(credits) + 0.5 * sum(credits) / len(credits)) * keep, 4)
+    both = COMPOSED * min(credits) if len(credits) > 1 and min(credits) >= COMPOSE_MIN else 0.0
+    return round(min(1.0, 0.5 * max(credits) + 0.5 * sum(credits) / len(credits) + both) * keep, 4)
 
 
 def rerank(candidates: Sequence, ev: Optional[UnitEvidence], phrases: Sequence = (),
