@@ -235,10 +235,13 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     ``layers`` may then be left out; if given, it must include the units' layers.
     ``threads``: torch CPU threads for the whole call (default: torch's own count capped at
     the cores this process may really use; on a machine shared with other jobs pass fewer,
-    e.g. 1, see docs/benchmarks.md). ``fast=True`` probes channels-last (:func:`probe`) and,
-    when ``net`` is the captioner's own backbone (EfficientNet-Lite0 for the bundled one) and
-    the probe images are its input, keeps the encoder's features of the exemplar images
-    from the probe pass instead of running the backbone over them again.
+    e.g. 1, see docs/benchmarks.md). ``fast=True`` probes channels-last (:func:`probe`). When
+    ``net`` is the captioner's own backbone (EfficientNet-Lite0 for the bundled one) and the
+    probe images are its input, the encoder's features of the exemplar images are kept from
+    the probe pass instead of running the backbone over them again (same labels; the beam's
+    log-probabilities agree to ~1e-4). With a ``checkpoint`` this happens only with ``fast``,
+    so that a resumed run, whose probe comes from the checkpoint, re-encodes exactly as the
+    uninterrupted run did.
     With ``checkpoint``, the probe state and then every finished unit's captions are saved
     (``checkpoint`` and ``<checkpoint>.captions.json``); a rerun after Ctrl-C, SIGTERM or
     ``kill -9`` resumes where it stopped and gives exactly the uninterrupted report. The
@@ -256,9 +259,8 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     cap = _captioner(captioner, "cpu")
     result = probe(net, images, layers, k=k, quantile=quantile, batch_size=batch_size, device=device,
                    transform=transform, checkpoint=checkpoint, progress=progress, threads=threads, fast=fast,
-                   keep=_shared_backbone(net, cap) if fast else ())
-    if fast:
-        _share_encoder(result, cap)
+                   keep=_shared_backbone(net, cap) if (fast or checkpoint is None) else ())
+    _share_encoder(result, cap)
     t_probe = time.perf_counter() - t0
     if chosen is not None:
         _check_channels(chosen, {layer: result[layer].units for layer in result})

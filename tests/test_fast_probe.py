@@ -92,7 +92,8 @@ def _tiny_captioner():
     return Captioner(config, vocab=["red", "dog", "faces", "stripes"])
 
 
-def test_fast_label_model_takes_the_encoder_features_from_the_probe_pass():
+@pytest.mark.parametrize("fast", [False, True])
+def test_label_model_takes_the_encoder_features_from_the_probe_pass(fast):
     from neuronlabel import label_model, models
 
     net, _ = models.load("efficientnet_lite0")
@@ -100,7 +101,7 @@ def test_fast_label_model_takes_the_encoder_features_from_the_probe_pass():
     calls = []
     encode = cap.encode
     cap.encode = lambda images, batch_size=None: calls.append(len(images)) or encode(images, batch_size)
-    report = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, fast=True, evidence=False)
+    report = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, fast=fast, evidence=False)
     result = report.probe_result
     assert calls == [] and all(u.label for u in report.units)
     ids = sorted(result.kept.rows)[:5]
@@ -109,7 +110,8 @@ def test_fast_label_model_takes_the_encoder_features_from_the_probe_pass():
     for depth, maps in enumerate(direct.maps):
         kept = torch.stack([result.kept.rows[i][depth] for i in ids])
         assert torch.allclose(kept, maps, rtol=1e-4, atol=1e-4)
-    plain = label_model(net, ["blocks.6"], None, captioner=cap, k=3, progress=False, evidence=False)
+    other = torchvision.models.resnet18().eval()                            # not the encoder's backbone
+    plain = label_model(other, ["layer4"], None, captioner=cap, k=3, progress=False, evidence=False)
     assert plain.probe_result.kept is None and calls
 
 
