@@ -385,3 +385,20 @@ def test_a_supported_composition_says_more_than_its_parts():
     weak = UnitEvidence("fc", 0, [EvidenceItem("colour:black", "colour", "black", 0.74),
                                   EvidenceItem(scorpion, "object", "scorpions", 0.1)], 0.74, best_object=scorpion)
     assert agreement("black scorpions", weak) < agreement("black", weak)     # one part unsupported: no gain
+
+
+def test_beam_candidates_are_put_in_plain_words():
+    from neuronlabel.captioner.everyday import plain
+    from neuronlabel.evidence.labels import label_candidates
+    beam = [("both the upper portion of wading birds and the boundaries of dogs", -1.0),
+            ("the tops of wading birds and the edges of dogs", -1.5), ("hunting dogs that are brown", -2.0)]
+    out = label_candidates(beam, None)
+    assert out == [("the tops of wading birds and the edges of dogs", -1.0), ("brown hunting dogs", -2.0)]
+    templates = ("both", "as well as", "upper portion", "boundaries", "borders around", "that are", "colored",
+                 "located", "higher up", "lower down", "patches of", "the color")
+    from neuronlabel.datasets.compound_units import TEMPLATES, SINGLE
+    for forms in list(TEMPLATES.values()) + list(SINGLE.values()):
+        for form in forms:
+            text = plain(form.format(a="dogs", b="trees", c="red", n="sky"))
+            assert not any(t in text for t in templates), (form, text)
+            assert "dogs" in text or "red" in text or "sky" in text

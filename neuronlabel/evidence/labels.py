@@ -5,7 +5,9 @@
 >>> [t for t, _ in label_candidates([("reptiles and reptiles", -0.5), ("reptiles", -1.0)], ev)][:2]
 ['crabs', 'reptiles']
 
-:func:`label_candidates` merges the captioner's beam with the evidence phrases
+:func:`label_candidates` puts the captioner's beam in plain words
+(:func:`~neuronlabel.captioner.everyday.plain`: "both the upper portion of dogs" -> "the tops of dogs"),
+merges it with the evidence phrases
 (:func:`~neuronlabel.evidence.phrases.candidate_phrases`), drops degenerate texts
 (:func:`degenerate`: "X and X", a dangling last word, only a preposition phrase) and, with
 ``rerank`` (default), orders the rest by :func:`~neuronlabel.evidence.rerank.rerank`. An
@@ -20,6 +22,7 @@ import math
 import re
 from typing import Optional, Sequence
 
+from ..captioner.everyday import plain
 from ..captioner.hygiene import problem, repair
 from .phrases import candidate_phrases
 from .rerank import rerank
@@ -65,7 +68,10 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     >>> [t for t, _ in label_candidates([("both and fish", -1.0)], None)]
     ['fish', 'both and fish']
     """
-    beam = [(t, float(lp)) for t, lp in candidates]
+    beam: dict = {}
+    for text, lp in candidates:
+        beam.setdefault(plain(text), float(lp))
+    beam = list(beam.items())
     extra = candidate_phrases(ev) if (ev is not None and phrases) else []
     clean = [(t, lp) for t, lp in beam if not _bad(t)]
     if ev is not None and ev.uncertain and rerank_candidates:
