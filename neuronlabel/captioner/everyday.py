@@ -70,7 +70,7 @@ def plain(text: str) -> str:
             j = i + 2 if words[i] == "that" and words[i + 1] == "are" else i + 1
             if j < len(words) and words[j] in COLOUR_WORDS and (words[i] == "colored" or j == i + 2):
                 start = i
-                while start > 0 and i - start < 2 and words[start - 1] not in _STOP and words[start - 1] not in COLOUR_WORDS:
+                while start > 0 and i - start < 2 and words[start - 1] not in _STOP | set(COLOUR_WORDS):
                     start -= 1
                 if start < i:
                     words = words[:start] + [words[j]] + words[start:i] + words[j + 1:]

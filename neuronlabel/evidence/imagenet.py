@@ -54,17 +54,10 @@ class ImageNetTree:
         self.nameable = self.size <= BROADEST
         classes = set(inventory.imagenet_classes)
         self.leaf = torch.tensor([w in classes for w in self.nodes])
-        # a node with one class beneath it ("mackerel sharks" above "great white sharks" only) stands for that class
-        self.collapse = torch.where(self.size.view(-1, 1) == 1, self.member, torch.zeros_like(self.member))
-        self.collapse = torch.where(self.size == 1, (self.collapse @ self._class_rows(classes).float()).long(),
-                                    torch.arange(len(self.nodes)))
+        # a node with one class beneath it stands for that class
+        class_rows = torch.tensor([self.row[w] for w in inventory.imagenet_classes])
+        self.collapse = torch.where(self.size == 1, class_rows[self.member.argmax(1)], torch.arange(len(self.nodes)))
         self.depth = torch.tensor([len(inventory.ancestors(w)) for w in self.nodes], dtype=torch.float32)
-
-    def _class_rows(self, classes) -> Tensor:
-        rows = torch.zeros(self.member.shape[1], dtype=torch.long)
-        for c, w in enumerate(self.inventory.imagenet_classes):
-            rows[c] = self.row[w]
-        return rows
 
     @classmethod
     @functools.lru_cache(maxsize=None)

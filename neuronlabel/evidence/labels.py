@@ -66,7 +66,7 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     when ``rerank_candidates``.
 
     >>> [t for t, _ in label_candidates([("both and fish", -1.0)], None)]
-    ['fish', 'both and fish']
+    ['fish', 'and fish']
     """
     beam: dict = {}
     for text, lp in candidates:

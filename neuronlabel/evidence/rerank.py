@@ -13,10 +13,12 @@ are credited with the evidence score of the same concept, of a concept below it 
 general word: :data:`GENERAL` of it) or above it (a more specific word than the evidence
 supports: :data:`SPECIFIC` of it); the text scores the mean of its best credit and its mean
 credit, so every part of a composition must be supported ("clothes colored red" scores less
-than "red" when the exemplars are red but not clothes), and one whose every part is supported
-says more than either part ("black scorpions" over "black": :data:`COMPOSED`), and each spatial or part claim no scorer
-can check ("the edges of birds") costs :data:`QUALIFIER` of it (all of it in a layer without a spatial
-map, where such a claim cannot be true). The rerank score is
+than "red" when the exemplars are red but not clothes), one whose every part is supported says
+more than either part ("black scorpions" over "black": :data:`COMPOSED`), and each spatial or
+part claim no scorer can check ("the edges of birds") costs :data:`QUALIFIER` of it (all of it
+in a layer without a spatial map, where such a claim cannot be true). Object items credit their
+rank (lifted mass x specificity), and the node most exemplars agree on (``best_object``) is
+credited as much as its best-supported ancestor. The rerank score is
 ``agreement + CAPTION * share`` where ``share`` is the candidate's share of the beam's
 probability (``exp(logprob)`` normalised over the beam; evidence phrases have none).
 Uncertain units keep the captioner's order.
@@ -33,8 +35,6 @@ from .unit_evidence import UnitEvidence
 
 GENERAL = 0.8       # a label naming an ancestor of the evidence concept ("dogs" for retriever evidence)
 SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog evidence)
-SPECIFICITY = True  # object items credit their rank (lifted mass x specificity): "bald eagles" over "birds"
-AGREED = 1.0       # the node most exemplars agree on (>= 45 % of the class mass) is as supported as its ancestors
 CAPTION = 0.1       # weight of the captioner's own preference (its share of the beam's probability)
 LEADING = 0.25      # "tench and other fish": weight of the leading kind's agreement
 COMPOSED = 0.1      # a composition whose every part scores COMPOSE_MIN gains this much of its weakest part
@@ -56,14 +56,15 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     inv = inventory or Inventory.load()
     best = 0.0
     for item in ev.items:
-        value = item.rank if (SPECIFICITY and item.kind == "object") else item.score
+        value = item.rank if item.kind == "object" else item.score     # a class beats its genus at equal mass
         if item.concept == concept:
             best = max(best, value)
         elif item.kind == "object" and concept in inv and inv.concept(concept).kind == "object":
             if concept in _ancestors(inv, item.concept):
                 best = max(best, GENERAL * value)
             elif item.concept in _ancestors(inv, concept):
-                best = max(best, AGREED * item.score if concept == ev.best_object else SPECIFIC * value)
+                # the node most exemplars agree on is as supported as its ancestors ("bald eagles", not "birds")
+                best = max(best, item.score if concept == ev.best_object else SPECIFIC * value)
     return best
 
 
