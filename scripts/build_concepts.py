@@ -23,8 +23,9 @@ How a name is chosen, per WordNet node (synset):
 * :data:`NAMES` overrides the few nodes whose everyday word is no lemma of the synset
   ("clothes" for clothing, "vegetables" for produce, "crabs and lobsters" for decapods).
 * Plurals: regular English plurals (neuronlabel.ci.inflection.plural); a word whose plural
-  nobody uses (wordfreq: plural >= 1.8 zipf rarer than a common singular, "furnitures") is
-  a mass noun and keeps its singular; names already plural ("binoculars") stay.
+  nobody uses (wordfreq: plural >= 1.5 zipf rarer than a common singular, "furnitures",
+  or never written while the singular is, "guacamoles") is a mass noun and keeps
+  its singular; names already plural ("binoculars") stay.
 """
 
 from __future__ import annotations
@@ -298,6 +299,8 @@ class Namer:
         if looks_plural(low) and zp == 0 and zs > 0:
             return name
         if zs >= 3.0 and zp < zs - 1.5:
+            return name
+        if zs >= 2.5 and zp == 0:                   # a plural nobody writes: "guacamole", "broccoli"
             return name
         return prefix + regular
 
