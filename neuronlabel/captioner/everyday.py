@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from ..concepts.vocabulary import COLOURS
+
 EVERYDAY = {
     "self-propelled vehicles": "vehicles", "self propelled vehicles": "vehicles", "automotive vehicles": "cars",
     "habiliments": "clothes", "reptilians": "reptiles", "canids": "dogs", "ophidians": "snakes",
@@ -30,10 +32,10 @@ def everyday(text: str) -> str:
     return _RX.sub(lambda m: EVERYDAY[m.group(1)], text)
 
 
-COLOUR_WORDS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "white", "black", "gray",
-                "grey")
+COLOUR_WORDS = (*COLOURS, "grey")
 _C = "|".join(COLOUR_WORDS)
-_STOP = frozenset("of and or the both as well with to on in above below over under beneath left right".split())
+_STOP = frozenset("of and or the both as well with to on in above below over under beneath left right".split()
+                  + list(COLOUR_WORDS))
 PLAIN = [
     (re.compile(r"\bas well as\b"), "and"),
     (re.compile(r"\b(?:the upper portion of|the upper parts of|upper parts of|top halves of)\b"), "the tops of"),
@@ -70,7 +72,7 @@ def plain(text: str) -> str:
             j = i + 2 if words[i] == "that" and words[i + 1] == "are" else i + 1
             if j < len(words) and words[j] in COLOUR_WORDS and (words[i] == "colored" or j == i + 2):
                 start = i
-                while start > 0 and i - start < 2 and words[start - 1] not in _STOP | set(COLOUR_WORDS):
+                while start > 0 and i - start < 2 and words[start - 1] not in _STOP:
                     start -= 1
                 if start < i:
                     words = words[:start] + [words[j]] + words[start:i] + words[j + 1:]

@@ -31,14 +31,14 @@ import re
 from typing import Optional, Sequence
 
 from ..concepts import Inventory
+from .phrases import COMPOSE_MIN
 from .unit_evidence import UnitEvidence
 
 GENERAL = 0.8       # a label naming an ancestor of the evidence concept ("dogs" for retriever evidence)
 SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog evidence)
 CAPTION = 0.1       # weight of the captioner's own preference (its share of the beam's probability)
 LEADING = 0.25      # "tench and other fish": weight of the leading kind's agreement
-COMPOSED = 0.1      # a composition whose every part scores COMPOSE_MIN gains this much of its weakest part
-COMPOSE_MIN = 0.2
+COMPOSED = 0.1      # a composition whose every part scores phrases.COMPOSE_MIN gains this much of its weakest part
 QUALIFIER = 0.1     # agreement lost per claim no scorer can check ("the edges of", "the tops of", "left of")
 QUALIFIERS = frozenset("""edges outlines boundaries borders around tops top upper halves portion parts areas
 left right above below over under beneath higher lower side background""".split())
