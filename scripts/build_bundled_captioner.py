@@ -44,6 +44,10 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha-c", type=float, default=0.0, help="doubly stochastic attention penalty weight")
     ap.add_argument("--extra-text", action="store_true",
                     help="add the MILANNOTATIONS descriptions and COCO captions to the vocabulary and LM prior")
+    ap.add_argument("--inventory", action="store_true",
+                    help="also train on the inventory units (neuronlabel.datasets.inventory_units): ImageNet classes "
+                         "and groups, textures, patterns, text, faces")
+    ap.add_argument("--max-vocab", type=int, default=None)
     ap.add_argument("--from", dest="source", help="a trained captioner file to ship instead of training")
     ap.add_argument("--out", default=str(ROOT / "neuronlabel" / "weights" / "captioner.pt"))
     ap.add_argument("--scores", default=None, help="JSON file for the test-split scores")
@@ -58,14 +62,25 @@ def main(argv=None) -> int:
     compound, feats = compound_features(args.data, units=args.units, progress=True)
     print("sizes", json.dumps(compound.sizes()), flush=True)
     scores = {"config": args.config, "seed": args.seed, "sizes": compound.sizes()}
+    units, unit_feats = compound, feats
+    if args.inventory:
+        from neuronlabel.datasets.inventory_units import build_inventory_units, combine
+        from neuronlabel.evaluation.experiment import DEFAULT_CACHE
+
+        units = combine(compound, feats, build_inventory_units(args.data, cache_dir=DEFAULT_CACHE / "inventory",
+                                                               progress=True))
+        unit_feats = units.data
+        scores["inventory_sizes"] = units.sizes()
+        print("inventory sizes", json.dumps(units.sizes()), flush=True)
     if args.source:
         captioner = Captioner.load(args.source)
         scores["from"] = args.source
     else:
         extra = language_text(args.data) if args.extra_text else []
-        result = train_config(args.config, args.seed, compound, feats, epochs=args.epochs, patience=args.patience,
+        result = train_config(args.config, args.seed, units, unit_feats, epochs=args.epochs, patience=args.patience,
                               lm_epochs=args.lm_epochs, hidden_size=args.hidden_size, dropout=args.dropout,
-                              lr=args.lr, alpha_c=args.alpha_c, extra_text=extra)
+                              lr=args.lr, alpha_c=args.alpha_c, extra_text=extra, max_vocab=args.max_vocab,
+                              progress=True)
         captioner = result.captioner
         scores.update(train_seconds=time.time() - t0, best_epoch=result.best_epoch, val_bleu=result.best_bleu,
                       history=result.history)
@@ -82,6 +97,12 @@ def main(argv=None) -> int:
     torch.save(state, out)
     print(f"saved {out} ({out.stat().st_size / 2**20:.1f} MB) at {time.time() - t0:.0f}s", flush=True)
     scores.update(score(Captioner.load(out), compound, feats, "test", bertscore=not args.no_bertscore))
+    if args.inventory:
+        scores["all_units"] = score(Captioner.load(out), units, unit_feats, "test", bertscore=not args.no_bertscore)
+        for key in ("plain", "rerank"):
+            if key in scores["all_units"]:
+                row = scores["all_units"][key]
+                print("all units", key, json.dumps({k: v for k, v in row.items() if k != "examples"}), flush=True)
     for key in ("plain", "rerank"):
         if key in scores:
             print(key, json.dumps({k: v for k, v in scores[key].items() if k != "examples"}), flush=True)
