@@ -95,7 +95,7 @@ def _folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_build_names_classes_and_their_groups_in_everyday_words_and_caches(tmp_path):
+def test_build_names_classes_and_their_everyday_groups_and_caches(tmp_path):
     from neuronlabel.concepts import Inventory
 
     inv = Inventory.load()
@@ -108,11 +108,12 @@ def test_build_names_classes_and_their_groups_in_everyday_words_and_caches(tmp_p
     by_concept = {}
     for i, c in enumerate(units.concept):
         by_concept.setdefault(c, []).append(i)
-    assert len(by_concept[crab]) == 2 and units.data.descriptions[by_concept[crab][0]][0] == inv.name(crab, plural=True)
-    assert "crabs" not in units.data.descriptions[by_concept[crab][0]]        # a group needs >= 3 classes here
+    assert len(by_concept[crab]) == 2 and units.data.descriptions[by_concept[crab][0]] == [inv.name(crab, plural=True)]
+    assert not any(d == ["crabs"] for d in units.data.descriptions)            # a group needs >= 3 classes here
     assert terriers in by_concept and all(units.data.descriptions[i] == [inv.name(terriers, plural=True)]
                                           for i in by_concept[terriers])
-    assert units.data.descriptions[by_concept[inv.imagenet_wnid(190)][0]][1] == inv.name(terriers, plural=True)
+    assert units.data.descriptions[by_concept[inv.imagenet_wnid(190)][0]] == [inv.name(inv.imagenet_wnid(190), plural=True)]
+    assert all(inv.concept(c).everyday for c in by_concept if c.startswith("n"))   # no "carnivores", "swine"
     assert "body:face" not in by_concept and "text" in by_concept           # no COCO here; text is drawn
     assert units.data.features.shape[1:] == (iu.K, PyramidEncoder("efficientnet_lite0").feature_size)
     assert set(units.split) <= set(iu.SPLITS) and sum(units.sizes()[s]["units"] for s in iu.SPLITS) == len(units)

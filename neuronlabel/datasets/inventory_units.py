@@ -7,7 +7,8 @@ groups, the texture photos, drawn patterns, rendered text and faces, each with i
 [('crabs', 4, True), ('crabs', 4, True), ('dogs', 4, True), ('dogs', 4, True)]
 
 The compound set (:mod:`.compound`) knows about 70 concepts; this set reaches the 1000 ImageNet
-classes, the WordNet groups of at least three of them, 21 texture classes, drawn patterns by
+classes, the WordNet groups of at least three of them that have an everyday name (the inventory's
+``everyday`` flag: "dogs", "crabs", not "carnivores" or "swine"), 21 texture classes, drawn patterns by
 orientation and colour, text and faces. Fine-grained concepts with one photo are reached by
 augmented crops of it: the encoder is an ImageNet network, so its features of any crab photo
 point at crabs. Each exemplar is pooled twice, over the whole image (what a final-layer unit's
@@ -15,7 +16,9 @@ exemplar is) and over the region where the encoder's own classifier puts the cla
 class-activation map cut at half its peak, what a hidden unit's 0.99-quantile mask covers); a
 unit takes one of the two, or a mix. Descriptions are the inventory's everyday names in the
 plural, as people name units in MILANNOTATIONS ("Dungeness crabs", "crabs", "vertical stripes",
-"red and white stripes", "text", "faces").
+"red and white stripes", "text", "faces"). A class unit is described by its class alone: with its
+group as a second description ("English foxhounds", "hounds") the decoder learnt to say the group,
+which more units share.
 
 Only the training part of the texture photos is used (:mod:`.textures`); units are split by
 unit (seeded), and :func:`combine` joins them to the compound set, whose split holds the unseen
@@ -38,7 +41,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 
-VERSION = 1
+VERSION = 3
 SIZE = 224
 K = 15
 SPLITS = ("train", "val", "test")
@@ -124,7 +127,7 @@ def _names(data: Path):
 
 
 def collect(data: Path, inventory, rng: np.random.Generator, per_class: int = K, class_units: int = 3,
-            group_units: int = 4, texture_units: int = 8, pattern_units: int = 10, text_units: int = 20,
+            group_units: int = 5, texture_units: int = 8, pattern_units: int = 10, text_units: int = 20,
             face_units: int = 20, log=lambda m: None) -> tuple[Items, list[tuple[str, list[str], list[int]]]]:
     """Every exemplar candidate and every unit ``(concept id, descriptions, rows)``; the masks of the
     ImageNet items are filled in later by :func:`encode` (they need the encoder's classifier)."""
@@ -146,23 +149,16 @@ def collect(data: Path, inventory, rng: np.random.Generator, per_class: int = K,
     for cid in inventory.ids("object"):
         under = [inventory.imagenet_wnid(i) for i in inventory.classes_under(cid)] if cid.startswith("n") else []
         under = [w for w in under if w in by_class and w != cid]
-        if len(under) >= 3 and not inventory.is_generic(cid):
+        if len(under) >= 3 and not inventory.is_generic(cid) and inventory.concept(cid).everyday:
             groups[cid] = under
     for wnid, rows in by_class.items():
-        specific = inventory.name(wnid, plural=True)
-        descriptions = [specific]
-        for parent in inventory.ancestors(wnid)[:3]:
-            name = inventory.name(parent, plural=True)
-            if parent in groups and name != specific and len(name.split()) <= 2:
-                descriptions.append(name)
-                break
-        units += [(wnid, descriptions, rows) for _, rows in sample_units({wnid: rows}, class_units, K, rng)]
+        units += [(wnid, [inventory.name(wnid, plural=True)], r) for _, r in sample_units({wnid: rows}, class_units, K, rng)]
     for cid, under in sorted(groups.items()):
         for _ in range(group_units):
             pick = rng.choice(len(under), K, replace=len(under) < K)
             rows = [int(rng.choice(by_class[under[j]])) for j in pick]
             units.append((cid, [inventory.name(cid, plural=True)], rows))
-    log(f"{len(groups)} WordNet groups of >= 3 classes")
+    log(f"{len(groups)} WordNet groups of >= 3 classes with an everyday name")
     units += _textures(data, items, inventory, rng, texture_units, photos)
     units += _patterns(items, rng, pattern_units, photos)
     units += _text(items, rng, text_units, photos)
@@ -359,7 +355,7 @@ def _split_of(uid: str, seed: int) -> str:
 
 
 def build_inventory_units(data: "str | os.PathLike", *, encoder: str = "efficientnet_lite0", seed: int = 0,
-                          per_class: int = K, class_units: int = 3, group_units: int = 4,
+                          per_class: int = K, class_units: int = 3, group_units: int = 5,
                           cache_dir: "str | os.PathLike | None" = None, progress: bool = False, **counts) -> UnitSet:
     """The inventory units with their pooled features, built once and cached under ``cache_dir``.
 
