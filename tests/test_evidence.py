@@ -388,6 +388,21 @@ def test_a_supported_composition_says_more_than_its_parts():
     assert agreement("black scorpions", weak) < agreement("black", weak)     # one part unsupported: no gain
 
 
+def test_beam_candidates_get_the_capitals_of_proper_names_back_and_merge_with_evidence_phrases():
+    from neuronlabel.concepts import Inventory
+    from neuronlabel.evidence.labels import label_candidates
+
+    inv = Inventory.load()
+    shepherd = inv.imagenet_wnid(235)                                  # German shepherd
+    name = inv.name(shepherd, plural=True)
+    assert name != name.lower()
+    ev = UnitEvidence("fc", 0, [EvidenceItem(shepherd, "object", name, 0.8)], 0.8, best_object=shepherd)
+    out = label_candidates([(name.lower(), -1.0), ("red cardigans", -2.0)], ev)
+    texts = [t for t, _ in out]
+    assert texts[0] == name and name.lower() not in texts and texts.count(name) == 1
+    assert "red cardigans" in texts                                   # a sweater, not the Cardigan corgi
+
+
 def test_beam_candidates_are_put_in_plain_words():
     from neuronlabel.captioner.everyday import plain
     from neuronlabel.evidence.labels import label_candidates

@@ -82,3 +82,34 @@ def plain(text: str) -> str:
     if words and words[0] == "both":
         words = words[1:]
     return " ".join(words)
+
+
+def cased(text: str) -> str:
+    """``text`` with the capitals of the inventory's proper names put back (the captioner's vocabulary is
+    lower case): only names whose lower-case form no other concept has.
+
+    >>> cased("american chameleons and german shepherds"), cased("red cardigans")
+    ('American chameleons and German shepherds', 'red cardigans')
+    """
+    names, rx = _proper()
+    return rx.sub(lambda m: names[m.group(1)], text) if rx is not None else text
+
+
+_PROPER: list = []
+
+
+def _proper():
+    if not _PROPER:
+        from ..concepts import Inventory
+
+        inv = Inventory.load()
+        forms: dict = {}
+        for cid in inv.ids():
+            for plural in (False, True):
+                name = inv.name(cid, plural=plural)
+                forms.setdefault(name.lower(), set()).add(name)
+        names = {low: next(iter(f)) for low, f in forms.items() if len(f) == 1 and next(iter(f)) != low}
+        rx = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
+                        + r")(?![\w-])") if names else None
+        _PROPER.append((names, rx))
+    return _PROPER[0]

@@ -22,7 +22,7 @@ import math
 import re
 from typing import Optional, Sequence
 
-from ..captioner.everyday import plain
+from ..captioner.everyday import cased, plain
 from ..captioner.hygiene import problem, repair
 from .phrases import candidate_phrases
 from .rerank import rerank
@@ -60,8 +60,9 @@ def _bad(text: str) -> bool:
 
 def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank_candidates: bool = True,
                      phrases: bool = True) -> list:
-    """``[(text, logprob), ...]`` best first (the label is the first): beam ``candidates`` plus
-    evidence phrases, degenerate texts left out (when nothing else remains, their repaired forms,
+    """``[(text, logprob), ...]`` best first (the label is the first): beam ``candidates`` (in plain
+    words, :func:`~neuronlabel.captioner.everyday.plain`, with the capitals of proper names put back,
+    :func:`~neuronlabel.captioner.everyday.cased`) plus evidence phrases, degenerate texts left out (when nothing else remains, their repaired forms,
     :func:`~neuronlabel.captioner.hygiene.repair`, lead), ordered by agreement with the evidence
     when ``rerank_candidates``.
 
@@ -70,7 +71,7 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     """
     beam: dict = {}
     for text, lp in candidates:
-        beam.setdefault(plain(text), float(lp))
+        beam.setdefault(cased(plain(text)), float(lp))
     beam = list(beam.items())
     extra = candidate_phrases(ev) if (ev is not None and phrases) else []
     clean = [(t, lp) for t, lp in beam if not _bad(t)]
