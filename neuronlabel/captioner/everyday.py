@@ -22,7 +22,7 @@ EVERYDAY = {
     "habiliments": "clothes", "reptilians": "reptiles", "canids": "dogs", "ophidians": "snakes",
     "serpents": "snakes", "automobiles": "cars", "lorries": "trucks", "watercrafts": "boats",
     "waders": "wading birds", "produces": "fruits and vegetables", "furnitures": "furniture", "foods": "food",
-    "grocerieses": "groceries", "persons": "people", "primates": "monkeys",
+    "grocerieses": "groceries", "goodses": "goods", "persons": "people", "primates": "monkeys",
 }
 _RX = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(EVERYDAY, key=len, reverse=True)) + r")(?![\w-])")
 
