@@ -132,6 +132,7 @@ def test_combine_keeps_the_compound_split_and_checks_feature_shapes():
 
     class Compound:
         descriptions = [["red cars"], ["blue sky"], ["dogs"]]
+        trees = [("with", "red", ("c", "cars")), ("with", "blue", ("c", "sky")), ("c", "dogs")]
         novel = [False, False, True]
 
         def indices(self, split):
@@ -144,6 +145,8 @@ def test_combine_keeps_the_compound_split_and_checks_feature_shapes():
     assert both.split == ["train", "val", "test", "train", "test"]
     assert both.novel == [False, False, True, False, False] and both.indices("test") == [2, 4]
     assert both.data.descriptions[3] == ["crabs"] and float(both.data.features[3].sum()) == iu.K * 8
+    assert both.concept == ["compound:cars+red", "compound:blue+sky", "compound:dogs", "n1", "text"]
+    assert both.sizes()["concepts"] == 5 and both.sizes()["test"]["units"] == 2
     wrong = CaptionData(torch.zeros(3, iu.K, 4), Compound.descriptions)
     with pytest.raises(InputError, match="differ"):
         iu.combine(Compound(), wrong, units)

@@ -414,8 +414,10 @@ def build_inventory_units(data: "str | os.PathLike", *, encoder: str = "efficien
 
 
 def combine(compound, compound_feats, units: UnitSet) -> UnitSet:
-    """The compound set (its split and novel compositions kept) followed by the inventory units."""
+    """The compound set (its split and novel compositions kept) followed by the inventory units; a
+    compound unit's concept is the set of base concepts its description combines."""
     from ..training.data import CaptionData
+    from .compound_units import leaves
 
     if compound_feats.features.shape[1:] != units.data.features.shape[1:]:
         raise InputError(f"compound features {tuple(compound_feats.features.shape[1:])} and inventory features "
@@ -430,6 +432,6 @@ def combine(compound, compound_feats, units: UnitSet) -> UnitSet:
     data = CaptionData(torch.cat([part.features, units.data.features]), part.descriptions + units.data.descriptions,
                        [f"compound:{i}" for i in part.ids] + units.data.ids)
     return UnitSet(data, [split[i] for i in keep] + list(units.split),
-                   [f"compound:{'+'.join(sorted(set(compound.descriptions[i][0].split())))}" for i in keep]
+                   [f"compound:{'+'.join(sorted(set(leaves(compound.trees[i]))))}" for i in keep]
                    + list(units.concept),
                    [bool(compound.novel[i]) for i in keep] + list(units.novel))
