@@ -33,7 +33,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -129,8 +129,8 @@ def _names(data: Path):
 def collect(data: Path, inventory, rng: np.random.Generator, per_class: int = K, class_units: int = 3,
             group_units: int = 5, texture_units: int = 8, pattern_units: int = 10, text_units: int = 20,
             face_units: int = 20, log=lambda m: None) -> tuple[Items, list[tuple[str, list[str], list[int]]]]:
-    """Every exemplar candidate and every unit ``(concept id, descriptions, rows)``; the masks of the
-    ImageNet items are filled in later by :func:`encode` (they need the encoder's classifier)."""
+    """Every exemplar candidate and every unit ``(concept id, descriptions, rows)``; the region of an
+    ImageNet item is found by :func:`encode` (it needs the encoder's classifier)."""
     items = Items([], [], [])
     units: list[tuple[str, list[str], list[int]]] = []
     by_class: dict[str, list[int]] = {}
@@ -159,15 +159,16 @@ def collect(data: Path, inventory, rng: np.random.Generator, per_class: int = K,
             rows = [int(rng.choice(by_class[under[j]])) for j in pick]
             units.append((cid, [inventory.name(cid, plural=True)], rows))
     log(f"{len(groups)} WordNet groups of >= 3 classes with an everyday name")
-    units += _textures(data, items, inventory, rng, texture_units, photos)
+    units += _textures(data, items, rng, texture_units, photos)
     units += _patterns(items, rng, pattern_units, photos)
     units += _text(items, rng, text_units, photos)
     units += _faces(data, items, rng, face_units)
     return items, units
 
 
-def _textures(data, items, inventory, rng, per, photos):
+def _textures(data, items, rng, per, photos):
     from ..concepts.vocabulary import TEXTURES
+    from .patterns import paste
     from .textures import texture_photos
 
     root = data / "textures"
@@ -180,14 +181,12 @@ def _textures(data, items, inventory, rng, per, photos):
             continue
         img = _square(Path(r["file"]), 288)
         by_key.setdefault(key, []).append(items.add(augment(img, rng)))
-        from .patterns import paste
-
         image, mask = paste(photos[int(rng.integers(len(photos)))][:SIZE, :SIZE], augment(img, rng), rng,
                             cover=(0.25, 0.6))
         by_key[key].append(items.add(image, mask))
     out = []
     for key, rows in sorted(by_key.items()):
-        noun, phrase, adjective, _ = TEXTURES[key]
+        noun, phrase = TEXTURES[key][:2]
         descriptions = list(dict.fromkeys([phrase, noun]))
         out += [(f"texture:{key}", descriptions, r) for _, r in sample_units({key: rows}, per, K, rng)]
     return out
