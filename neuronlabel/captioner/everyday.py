@@ -13,6 +13,7 @@ Each maps to the concept inventory's everyday name for the same concept
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..concepts.vocabulary import COLOURS
@@ -95,21 +96,17 @@ def cased(text: str) -> str:
     return rx.sub(lambda m: names[m.group(1)], text) if rx is not None else text
 
 
-_PROPER: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def _proper():
-    if not _PROPER:
-        from ..concepts import Inventory
+    from ..concepts import Inventory
 
-        inv = Inventory.load()
-        forms: dict = {}
-        for cid in inv.ids():
-            for plural in (False, True):
-                name = inv.name(cid, plural=plural)
-                forms.setdefault(name.lower(), set()).add(name)
-        names = {low: next(iter(f)) for low, f in forms.items() if len(f) == 1 and next(iter(f)) != low}
-        rx = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
-                        + r")(?![\w-])") if names else None
-        _PROPER.append((names, rx))
-    return _PROPER[0]
+    inv = Inventory.load()
+    forms: dict = {}
+    for cid in inv.ids():
+        for plural in (False, True):
+            name = inv.name(cid, plural=plural)
+            forms.setdefault(name.lower(), set()).add(name)
+    names = {low: next(iter(f)) for low, f in forms.items() if len(f) == 1 and next(iter(f)) != low}
+    rx = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
+                    + r")(?![\w-])") if names else None
+    return names, rx

@@ -62,9 +62,9 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
                      phrases: bool = True) -> list:
     """``[(text, logprob), ...]`` best first (the label is the first): beam ``candidates`` (in plain
     words, :func:`~neuronlabel.captioner.everyday.plain`, with the capitals of proper names put back,
-    :func:`~neuronlabel.captioner.everyday.cased`) plus evidence phrases, degenerate texts left out (when nothing else remains, their repaired forms,
-    :func:`~neuronlabel.captioner.hygiene.repair`, lead), ordered by agreement with the evidence
-    when ``rerank_candidates``.
+    :func:`~neuronlabel.captioner.everyday.cased`) plus evidence phrases, degenerate texts left out
+    (when nothing else remains, their repaired forms, :func:`~neuronlabel.captioner.hygiene.repair`,
+    lead), ordered by agreement with the evidence when ``rerank_candidates``.
 
     >>> [t for t, _ in label_candidates([("both and fish", -1.0)], None)]
     ['fish', 'and fish']
