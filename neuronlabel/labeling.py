@@ -27,6 +27,7 @@ from .threads import with_threads
 from .units import LayerSpec
 
 THUMB = 128
+POOL_CHUNKS = 16          # caption chunks whose exemplars are pooled together (each image's maps read once)
 
 
 def _captioner(captioner, device):
@@ -149,6 +150,9 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     out = dict(store.done) if store is not None else {}
     chunks = [(layer, of_layer[lo:lo + unit_chunk]) for layer, of_layer in mine.items()
               for lo in range(0, len(of_layer), unit_chunk)]
+    blocks = {layer: [of_layer[lo:lo + unit_chunk * POOL_CHUNKS] for lo in range(0, len(of_layer),
+                                                                                unit_chunk * POOL_CHUNKS)]
+              for layer, of_layer in mine.items()}
     todo = [(layer, chunk) for layer, chunk in chunks if any((layer, u) not in out for u in chunk)]
     features = features if features is not None else _LazyFeatures(captioner, images, encode_batch_size,
                                                                    kept=_kept_rows(result, captioner, ids))
@@ -156,15 +160,14 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     total = sum(len(of_layer) for of_layer in mine.values())
     bar = tqdm(total=total, initial=total - sum(len(c) for _, c in todo), desc="caption", unit="unit",
                disable=not progress)
+    pooled_block: dict = {}
     try:
         with _Interrupts():
             for layer, chunk in todo:
                 ex = result[layer]
                 exemplars = ex.ids[chunk].to(captioner.device)
                 real = exemplars >= 0
-                positions = torch.searchsorted(ids, exemplars.clamp(min=0))
-                pooled = captioner.pool_maps(features.rows(positions), ex.maps[chunk], ex.thresholds[chunk],
-                                             ex.image_size, positions)
+                pooled = _pooled(captioner, ex, features, ids, layer, chunk, blocks[layer], pooled_block)
                 mask = None if bool(real.all()) else real.repeat_interleave(pooled.shape[1] // real.shape[1], dim=1)
                 described = captioner.describe(pooled, beam_size=beam_size, mask=mask)
                 finished = {(layer, u): c for u, c in zip(chunk, described)}
@@ -175,6 +178,30 @@ def describe_units(result: ProbeResult, captioner, *, beam_size: Optional[int] =
     finally:
         bar.close()
     return out
+
+
+def _pooled(captioner, ex, features, ids: torch.Tensor, layer: str, chunk: list, blocks: list, memo: dict):
+    """The pooled exemplar features of ``chunk``'s units, pooled with the rest of its fixed block of
+    units (:data:`POOL_CHUNKS` chunks: an image's exemplars are pooled together, in one product,
+    and a resumed run pools the same blocks as an uninterrupted one)."""
+    block = next(b for b in blocks if chunk[0] in b)
+    key = (layer, block[0])
+    if key not in memo:
+        memo.clear()
+        exemplars = ex.ids[block].to(captioner.device)
+        positions = torch.searchsorted(ids, exemplars.clamp(min=0))
+        encoded = features.rows(positions)
+        grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
+        counts = None
+        from .probing.exemplars import pow2_blocks
+
+        if not captioner.config.spatial and ex.image_size and all(pow2_blocks(ex.image_size, g) for g in grids):
+            counts = ex.mask_counts(block, grids[0])
+        memo[key] = (block, captioner.pool_maps(encoded, ex.maps[block], ex.thresholds[block], ex.image_size,
+                                                positions, counts=counts))
+    block, pooled = memo[key]
+    at = {u: i for i, u in enumerate(block)}
+    return pooled[[at[u] for u in chunk]]
 
 
 def _kept_rows(result: ProbeResult, captioner, ids: torch.Tensor) -> Optional[list]:

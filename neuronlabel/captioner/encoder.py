@@ -270,15 +270,27 @@ class PyramidEncoder:
         units, k = index.shape
         masks = _check_masks(masks, units, k)
         flat = index.reshape(-1)
-        rows = []
+        device = encoded.maps[0].device
+        sizes = list(dict.fromkeys(tuple(m.shape[-2:]) for m in encoded.maps))
+        rows, weights = [], {size: [] for size in sizes}
         for lo in range(0, units * k, chunk):
             ex = torch.arange(lo, min(lo + chunk, units * k))
             m = as_mask_batch(masks[ex // k, ex % k] if isinstance(masks, Tensor) else masks[(ex // k).numpy(), (ex % k).numpy()])
-            rows.append(self._pool(encoded, m, flat[ex], spatial))
-        return torch.cat(rows).view(units, k * (1 + self.grid[0] * self.grid[1] if spatial else 1), -1)
+            if spatial:
+                rows.append(self._pool(encoded, m, flat[ex], spatial))
+            else:
+                for size in sizes:
+                    weights[size].append(_mask_weights(m.to(device), size).flatten(1).unsqueeze(-1))
+        if spatial:
+            return torch.cat(rows).view(units, k * (1 + self.grid[0] * self.grid[1]), -1)
+        if not units * k:
+            return torch.zeros((units, k, sum(encoded.channels)), device=device)
+        at = flat.to(device)
+        return torch.cat([_weighted_sum(f, at, torch.cat(weights[tuple(f.shape[-2:])])) for f in encoded.maps],
+                         dim=-1).view(units, k, -1)
 
     def pool_maps(self, encoded: EncodedImages, maps: Tensor, thresholds: Tensor, image_size, index: Tensor,
-                  spatial: bool = False, chunk: int = 512) -> Tensor:
+                  spatial: bool = False, chunk: int = 512, counts: Tensor | None = None) -> Tensor:
         """:meth:`pool` with the masks given as unit maps: ``maps`` ``[U, k, h, w]`` bilinearly
         upsampled to ``image_size`` and compared with ``thresholds`` ``[U]`` (MILAN's masks).
 
@@ -291,26 +303,29 @@ class PyramidEncoder:
 
         The result equals :meth:`pool` of those masks exactly, but when every feature grid
         tiles the image in power-of-two blocks no full-size mask is ever stored: each block's
-        count of pixels above the threshold is all the weights need.
+        count of pixels above the threshold is all the weights need. ``counts`` ``[U, k, g, g]``
+        are those counts on the finest feature grid if the caller has them
+        (:meth:`~neuronlabel.probing.exemplars.Exemplars.mask_counts`).
         """
+        from ..probing.exemplars import mask_counts, pow2_blocks
+
         index = _check_index(index, len(encoded))
         units, k = index.shape
-        h, w = maps.shape[-2:]
         size = (int(image_size[0]), int(image_size[1]))
         grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
         device = encoded.maps[0].device
-        flat = maps.reshape(units * k, 1, h, w).to(device, torch.float32)
-        limits = thresholds.to(device, torch.float32).repeat_interleave(k)
-        if spatial or not all(_pow2_blocks(size, g) for g in grids):
+        if spatial or not all(pow2_blocks(size, g) for g in grids) or \
+                any(f % c for g in grids for f, c in zip(grids[0], g)):
+            flat = maps.reshape(units * k, 1, *maps.shape[-2:]).to(device, torch.float32)
+            limits = thresholds.to(device, torch.float32).repeat_interleave(k)
             masks = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)[:, 0] > limits[:, None, None]
             return self.pool(encoded, masks.view(units, k, *size), index, spatial=spatial, chunk=chunk)
-        rows = []
+        if counts is None:
+            counts = mask_counts(maps.to(device), thresholds.to(device), size, grids[0])
+        weights = _block_weights(counts.reshape(units * k, *grids[0]).to(device), size, grids)
         at = index.reshape(-1).to(device)
-        for lo in range(0, units * k, chunk):
-            weights = _block_weights(flat[lo:lo + chunk], limits[lo:lo + chunk], size, grids)
-            rows.append(torch.cat([_weighted_sum(f, at[lo:lo + chunk], weights[tuple(f.shape[-2:])])
-                                   for f in encoded.maps], dim=-1))
-        return torch.cat(rows).view(units, k, -1)
+        pooled = torch.cat([_weighted_sum(f, at, weights[tuple(f.shape[-2:])]) for f in encoded.maps], dim=-1)
+        return pooled.view(units, k, -1)
 
     def encode_pool(self, images: Any, masks: Any, index: Tensor, spatial: bool = False,
                     batch_size: int | None = None, progress: bool = False) -> Tensor:
@@ -375,50 +390,41 @@ class PyramidEncoder:
         return torch.cat([head, torch.cat([cells, cell_weight], dim=-1)], dim=1)
 
 
-def _weighted_sum(fmap: Tensor, rows: Tensor, weights: Tensor, block: int = 128) -> Tensor:
-    """``bmm(fmap[rows].flatten(2), weights)`` as ``[E, C]``, gathering ``block`` rows at a time.
+def _weighted_sum(fmap: Tensor, rows: Tensor, weights: Tensor) -> Tensor:
+    """``bmm(fmap[rows].flatten(2), weights)`` as ``[E, C]``: for each image, one product with the
+    weights of all the exemplars that show it, so each image's maps are read once.
 
-    Blocks keep the gathered maps small; every block has at least two rows (a batch of one
-    takes another BLAS path with other rounding), so the result equals the single bmm.
+    The same exemplars give the same result bit for bit; an exemplar pooled together with
+    other exemplars of its image can differ in the last bits (another place in the BLAS block).
     """
-    n = len(rows)
-    if n <= block + 1:
-        return torch.bmm(fmap.index_select(0, rows).flatten(2), weights).squeeze(-1)
-    out = weights.new_empty((n, fmap.shape[1]))
-    starts = list(range(0, n, block))
-    if n - starts[-1] == 1:
-        starts.pop()
-    for lo, hi in zip(starts, starts[1:] + [n]):
-        torch.bmm(fmap.index_select(0, rows[lo:hi]).flatten(2), weights[lo:hi], out=out[lo:hi].unsqueeze(-1))
+    n, c = len(rows), fmap.shape[1]
+    w = weights.reshape(n, -1)
+    order = torch.argsort(rows, stable=True)
+    images, counts = torch.unique_consecutive(rows.index_select(0, order), return_counts=True)
+    w = w.index_select(0, order)
+    out = w.new_empty((n, c))
+    start = 0
+    for image, count in zip(images.tolist(), counts.tolist()):
+        out[order[start:start + count]] = torch.mm(w[start:start + count], fmap[image].reshape(c, -1).t())
+        start += count
     return out
 
 
-def _pow2_blocks(size, grid) -> bool:
-    """Whether a ``grid`` tiles an image of ``size`` in equal blocks whose sides are powers of two."""
-    return all(s % g == 0 and (s // g) & (s // g - 1) == 0 for s, g in zip(size, grid))
+def _block_weights(counts: Tensor, size, grids) -> dict:
+    """``_mask_weights`` for every grid of the masks whose pixel counts per cell of the finest grid
+    are ``counts`` ``[E, g, g]``, as ``[E, cells, 1]``.
 
-
-def _block_weights(maps: Tensor, limits: Tensor, size, grids, step: int = 64) -> dict:
-    """``_mask_weights`` of the masks ``upsample(maps) > limits`` for every grid, ``[E, cells, 1]``.
-
-    Pixels above the limit are counted per block of the finest grid (then summed into the
-    coarser ones); counts are small integers, so ``count / area`` is exactly the area average
-    of the 0/1 mask that ``adaptive_avg_pool2d`` computes.
+    Counts are small integers, so ``count / area`` is exactly the area average of the 0/1
+    mask that ``adaptive_avg_pool2d`` computes when blocks have power-of-two sides.
     """
     fine = grids[0]
-    counts = {g: [] for g in grids}
-    for lo in range(0, len(maps), step):
-        up = F.interpolate(maps[lo:lo + step], size=size, mode="bilinear", align_corners=False)[:, 0]
-        above = up > limits[lo:lo + step, None, None]
-        n = above.shape[0]
-        rows = above.view(torch.uint8).view(n, size[0], fine[1], size[1] // fine[1]).sum(-1, dtype=torch.int16)
-        base = rows.view(n, fine[0], size[0] // fine[0], fine[1]).sum(2, dtype=torch.int32)
-        for g in grids:
-            counts[g].append(base.view(n, g[0], fine[0] // g[0], g[1], fine[1] // g[1]).sum((2, 4)))
+    n = counts.shape[0]
+    base = counts.to(torch.int32)
     out = {}
     for g in grids:
+        summed = base.view(n, g[0], fine[0] // g[0], g[1], fine[1] // g[1]).sum((2, 4))
         area = (size[0] // g[0]) * (size[1] // g[1])
-        out[g] = _normalised(torch.cat(counts[g]).to(maps.dtype) / area).flatten(1).unsqueeze(-1)
+        out[g] = _normalised(summed.to(torch.float32) / area).flatten(1).unsqueeze(-1)
     return out
 
 

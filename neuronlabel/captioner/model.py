@@ -147,13 +147,17 @@ class Captioner:
         """
         return self.encoder.pool(feats, masks, index, spatial=self.config.spatial)
 
-    def pool_maps(self, feats: EncodedImages, maps: Tensor, thresholds: Tensor, image_size, index: Tensor) -> Tensor:
-        """:meth:`pool` with MILAN's masks given as unit maps ``[U, k, h, w]`` and thresholds ``[U]``.
+    def pool_maps(self, feats: EncodedImages, maps: Tensor, thresholds: Tensor, image_size, index: Tensor,
+                  counts: Tensor | None = None) -> Tensor:
+        """:meth:`pool` with MILAN's masks given as unit maps ``[U, k, h, w]`` and thresholds ``[U]``
+        (``counts``: their pixel counts on the finest feature grid, if known; see
+        :meth:`PyramidEncoder.pool_maps`).
 
         >>> cap.pool_maps(feats, ex.maps[:100], ex.thresholds[:100], ex.image_size, index).shape  # doctest: +SKIP
         torch.Size([100, 15, 1752])
         """
-        return self.encoder.pool_maps(feats, maps, thresholds, image_size, index, spatial=self.config.spatial)
+        return self.encoder.pool_maps(feats, maps, thresholds, image_size, index, spatial=self.config.spatial,
+                                      counts=counts)
 
     def describe_exemplars(self, images: Any, masks: Any, index: Tensor, *, encode_batch_size: int | None = None,
                            progress: bool = False, **kwargs) -> list[list[tuple[str, float]]]:

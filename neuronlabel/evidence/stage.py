@@ -40,7 +40,7 @@ from ..datasets.compound_concepts import COLOURS
 from ..errors import InputError
 from . import faces as _faces
 from .colour import colour_cover, colour_shares
-from .features import GRID, ImageFeatures, image_features, pool, small_masks
+from .features import GRID, ImageFeatures, image_features, pool
 from .imagenet import ImageNetTree, exemplar_probs
 from .texture import NONE, TextureHead, pooled
 from .unit_evidence import EvidenceItem, UnitEvidence
@@ -125,7 +125,7 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
     for layer, chosen in units.items():
         ex = result[layer]
         raw = [_raw_chunk(feats, feats.rows(ex.ids[chosen[lo: lo + unit_chunk]].cpu()),
-                          small_masks(ex.masks(units=list(chosen[lo: lo + unit_chunk])).cpu()), tree, head, cover, face,
+                          ex.coverage(units=list(chosen[lo: lo + unit_chunk]), grid=(GRID, GRID)).cpu(), tree, head, cover, face,
                           mode, excess(ex.scores[chosen[lo: lo + unit_chunk]].cpu(),
                                        ex.thresholds[chosen[lo: lo + unit_chunk]].cpu()))
                for lo in range(0, len(chosen), unit_chunk)]
