@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional, Sequence
 
@@ -23,6 +24,7 @@ JOINERS = ("and", "or", "as well as", "with", "next to", "near", "above", "below
 _SPLIT = {j: re.compile(rf"\b{j}\b") for j in JOINERS}
 
 
+@functools.lru_cache(maxsize=65536)
 def problem(text: str) -> Optional[str]:
     """Why ``text`` is not a description a person would write, or None.
 
@@ -77,5 +79,5 @@ def repair(text: str) -> str:
 
 def tidy(candidates: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
     """``candidates`` (best first) with the clean ones first, order kept within each group."""
-    clean = [c for c in candidates if problem(c[0]) is None]
-    return clean + [c for c in candidates if problem(c[0]) is not None]
+    bad = [problem(text) is not None for text, _ in candidates]
+    return [c for c, b in zip(candidates, bad) if not b] + [c for c, b in zip(candidates, bad) if b]

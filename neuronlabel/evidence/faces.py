@@ -67,13 +67,10 @@ def detect(images: Tensor, device=None, batch_size: int = 32) -> list:
     Images under :data:`MIN_SIDE` pixels are enlarged for the search (MTCNN's pyramid needs room);
     an image the detector fails on counts as showing no face.
     """
-    images = torch.nan_to_num(images.detach().float().cpu(), nan=0.0, posinf=1.0, neginf=0.0).clamp(0, 1)
     h, w = images.shape[-2:]
     scale = max(1.0, MIN_SIDE / max(min(h, w), 1))
-    if scale > 1:
-        images = torch.nn.functional.interpolate(images, size=(round(h * scale), round(w * scale)),
-                                                 mode="bilinear", align_corners=False)
-    rgb = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    rgb = np.concatenate([_as_rgb(images[lo: lo + batch_size], scale) for lo in range(0, len(images), batch_size)]) \
+        if len(images) else np.zeros((0, h, w, 3), dtype=np.uint8)
     keys = [hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest() for a in rgb]
     todo = [i for i, k in enumerate(keys) if k not in _CACHE]
     if todo:
@@ -85,6 +82,17 @@ def detect(images: Tensor, device=None, batch_size: int = 32) -> list:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return [_CACHE[k] for k in keys]
+
+
+def _as_rgb(images: Tensor, scale: float) -> np.ndarray:
+    """A batch of images in [0, 1] as HWC uint8, enlarged by ``scale`` (done a batch at a time, so the
+    float temporaries stay small)."""
+    x = torch.nan_to_num(images.detach().float().cpu(), nan=0.0, posinf=1.0, neginf=0.0).clamp_(0, 1)
+    if scale > 1:
+        h, w = x.shape[-2:]
+        x = torch.nn.functional.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear",
+                                            align_corners=False)
+    return x.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def _detect_batch(mtcnn, arrays: list) -> list:
