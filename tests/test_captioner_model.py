@@ -216,13 +216,26 @@ def test_language_model_scores_are_remembered_until_the_weights_change():
     torch.manual_seed(0)
     lm = LanguageModel(vocab_size=12, embedding_size=8, hidden_size=16).eval()
     seqs = [[4, 5], [6], [4, 5], [7, 8, 9]]
-    fresh = lm._score(seqs)
-    assert torch.equal(lm.score(seqs), fresh)
-    assert torch.equal(lm.score([[7, 8, 9], [6]]), fresh[[3, 1]])
+    first = lm.score(seqs)
+    assert torch.allclose(first, lm._score(seqs), atol=1e-5)
+    assert torch.equal(lm.score([[7, 8, 9], [6]]), first[[3, 1]])
     assert len(lm._memo) == 3
     with torch.no_grad():
-        lm.output.bias.add_(1.0)
+        lm.output.bias[4:6].add_(1.0)
     changed = lm.score(seqs)
-    assert torch.equal(changed, lm._score(seqs)) and not torch.equal(changed, fresh)
+    assert torch.allclose(changed, lm._score(seqs), atol=1e-5) and not torch.allclose(changed, first, atol=1e-3)
     lm.train()
     assert lm.score(seqs).shape == (4,)
+
+
+def test_scoring_over_shared_prefixes_equals_scoring_whole_sequences():
+    from neuronlabel.captioner.lm import LanguageModel
+
+    torch.manual_seed(1)
+    lm = LanguageModel(vocab_size=12, embedding_size=8, hidden_size=16).eval()
+    seqs = [(4, 5, 6), (4, 5, 7), (4,), (9, 4, 5, 6, 6), (5,), (4, 5)]
+    with torch.no_grad():
+        whole = lm._score([list(s) for s in seqs])
+        by_hand = torch.stack([lm.sequence_logprob(torch.tensor([[1, *s, 2]]))[0] for s in seqs])
+        assert torch.allclose(lm._score_prefixes(seqs), whole, atol=1e-5)
+        assert torch.allclose(whole, by_hand, atol=1e-5)

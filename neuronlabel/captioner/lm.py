@@ -61,7 +61,8 @@ class LanguageModel(nn.Module):
 
         In eval mode each distinct sequence is scored once and remembered until the weights
         change (beam candidates repeat across units: "dog faces" is scored once per run), and
-        sequences of one length are scored together, so no batch runs over padding.
+        the new ones are scored one word at a time over their distinct prefixes (beam
+        candidates share most of theirs: "red and white stripes", "red and white dots").
         """
         if not sequences:
             return torch.zeros(0)
@@ -72,12 +73,31 @@ class LanguageModel(nn.Module):
             self._memo_key, self._memo = key, {}
         memo = self._memo
         new = list(dict.fromkeys(tuple(s) for s in sequences if tuple(s) not in memo))
-        by_length: dict[int, list] = {}
-        for s in new:
-            by_length.setdefault(len(s), []).append(s)
-        for same in by_length.values():
-            memo.update(zip(same, self._score([list(s) for s in same]).tolist()))
+        if new:
+            memo.update(zip(new, self._score_prefixes(new).tolist()))
         return torch.tensor([memo[tuple(s)] for s in sequences], dtype=torch.float32)
+
+    def _score_prefixes(self, sequences: list[tuple]) -> Tensor:
+        """``log p`` of each sequence, stepping the LSTM once per distinct prefix (eval mode)."""
+        device = self.output.weight.device
+        total = torch.zeros(len(sequences), dtype=torch.float64)
+        state, index = None, {(): 0}
+        for t in range(max(len(s) for s in sequences) + 1):
+            prefixes = list(dict.fromkeys(s[:t] for s in sequences if len(s) >= t))
+            last = [p[-1] if p else Vocabulary.start for p in prefixes]
+            x = self.embedding(torch.tensor(last, device=device).view(-1, 1))
+            if state is not None:
+                parents = torch.tensor([index[p[:-1]] for p in prefixes], device=device)
+                state = (state[0].index_select(1, parents), state[1].index_select(1, parents))
+            hidden, state = self.lstm(x, state)
+            logp = torch.log_softmax(self.output(hidden[:, 0]), dim=-1).float().cpu()
+            index = {p: i for i, p in enumerate(prefixes)}
+            rows = [(j, index[s[:t]], s[t] if len(s) > t else Vocabulary.end)
+                    for j, s in enumerate(sequences) if len(s) >= t]
+            at = torch.tensor([r[0] for r in rows])
+            total.index_add_(0, at, logp[torch.tensor([r[1] for r in rows]), torch.tensor([r[2] for r in rows])]
+                             .double())
+        return total.float()
 
     def _score(self, sequences: list[list[int]]) -> Tensor:
         device = self.output.weight.device
