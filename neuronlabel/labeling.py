@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .errors import InputError, NeuronLabelError
 from .files import guard_checkpoint
 from .probing import ProbeResult, probe
+from .probing.exemplars import pow2_blocks
 from .report import LabelReport, UnitLabel
 from .threads import with_threads
 from .units import LayerSpec
@@ -193,8 +194,6 @@ def _pooled(captioner, ex, features, ids: torch.Tensor, layer: str, chunk: list,
         encoded = features.rows(positions)
         grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
         counts = None
-        from .probing.exemplars import pow2_blocks
-
         if not captioner.config.spatial and ex.image_size and all(pow2_blocks(ex.image_size, g) for g in grids):
             counts = ex.mask_counts(block, grids[0])
         memo[key] = (block, captioner.pool_maps(encoded, ex.maps[block], ex.thresholds[block], ex.image_size,
