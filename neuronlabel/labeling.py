@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from .errors import InputError, NeuronLabelError
 from .files import guard_checkpoint
+from .captioner.encoder import count_grid
 from .probing import ProbeResult, probe
-from .probing.exemplars import pow2_blocks
 from .report import LabelReport, UnitLabel
 from .threads import with_threads
 from .units import LayerSpec
@@ -192,10 +192,8 @@ def _pooled(captioner, ex, features, ids: torch.Tensor, layer: str, chunk: list,
         exemplars = ex.ids[block].to(captioner.device)
         positions = torch.searchsorted(ids, exemplars.clamp(min=0))
         encoded = features.rows(positions)
-        grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
-        counts = None
-        if not captioner.config.spatial and ex.image_size and all(pow2_blocks(ex.image_size, g) for g in grids):
-            counts = ex.mask_counts(block, grids[0])
+        grid = count_grid(encoded, ex.image_size) if ex.image_size and not captioner.config.spatial else None
+        counts = ex.mask_counts(block, grid) if grid is not None else None
         memo[key] = (block, captioner.pool_maps(encoded, ex.maps[block], ex.thresholds[block], ex.image_size,
                                                 positions, counts=counts))
     block, pooled = memo[key]

@@ -307,15 +307,14 @@ class PyramidEncoder:
         are those counts on the finest feature grid if the caller has them
         (:meth:`~neuronlabel.probing.exemplars.Exemplars.mask_counts`).
         """
-        from ..probing.exemplars import mask_counts, pow2_blocks
+        from ..probing.exemplars import mask_counts
 
         index = _check_index(index, len(encoded))
         units, k = index.shape
         size = (int(image_size[0]), int(image_size[1]))
         grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
         device = encoded.maps[0].device
-        if spatial or not all(pow2_blocks(size, g) for g in grids) or \
-                any(f % c for g in grids for f, c in zip(grids[0], g)):
+        if spatial or count_grid(encoded, size) is None:
             flat = maps.reshape(units * k, 1, *maps.shape[-2:]).to(device, torch.float32)
             limits = thresholds.to(device, torch.float32).repeat_interleave(k)
             masks = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)[:, 0] > limits[:, None, None]
@@ -391,23 +390,50 @@ class PyramidEncoder:
 
 
 def _weighted_sum(fmap: Tensor, rows: Tensor, weights: Tensor) -> Tensor:
-    """``bmm(fmap[rows].flatten(2), weights)`` as ``[E, C]``: for each image, one product with the
-    weights of all the exemplars that show it, so each image's maps are read once.
+    """``bmm(fmap[rows].flatten(2), weights)`` as ``[E, C]`` (:func:`weighted_means` of the maps)."""
+    return weighted_means(fmap.flatten(2).transpose(1, 2), rows, weights)
+
+
+def weighted_means(per_image: Tensor, rows: Tensor, weights: Tensor) -> Tensor:
+    """``weights[e] @ per_image[rows[e]]`` for every exemplar ``e``, as ``[E, C]``: per image ``[N, cells, C]``,
+    one product with the weights ``[E, cells]`` of all the exemplars that show it, so each
+    image's maps are read once.
+
+    >>> weighted_means(torch.arange(8.0).view(2, 2, 2), torch.tensor([1, 0]), torch.tensor([[1.0, 0], [0.5, 0.5]]))
+    tensor([[4., 5.],
+            [1., 2.]])
 
     The same exemplars give the same result bit for bit; an exemplar pooled together with
     other exemplars of its image can differ in the last bits (another place in the BLAS block).
     """
-    n, c = len(rows), fmap.shape[1]
-    w = weights.reshape(n, -1)
+    n = len(rows)
+    w = weights.reshape(n, -1).to(per_image.dtype)
+    rows = rows.to(w.device)
     order = torch.argsort(rows, stable=True)
     images, counts = torch.unique_consecutive(rows.index_select(0, order), return_counts=True)
     w = w.index_select(0, order)
-    out = w.new_empty((n, c))
+    out = w.new_empty((n, per_image.shape[-1]))
     start = 0
     for image, count in zip(images.tolist(), counts.tolist()):
-        out[order[start:start + count]] = torch.mm(w[start:start + count], fmap[image].reshape(c, -1).t())
+        out[order[start:start + count]] = torch.mm(w[start:start + count], per_image[image])
         start += count
     return out
+
+
+def count_grid(encoded: EncodedImages, image_size) -> tuple | None:
+    """The finest feature grid when every grid tiles images of ``image_size`` in power-of-two blocks and
+    divides the finest one (then masks are pooled from their pixel counts on it), else None.
+
+    >>> count_grid(EncodedImages([torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 2, 2)], ("a", "b")), (16, 16))
+    (4, 4)
+    """
+    from ..probing.exemplars import pow2_blocks
+
+    grids = sorted({tuple(m.shape[-2:]) for m in encoded.maps}, reverse=True)
+    size = (int(image_size[0]), int(image_size[1]))
+    if not all(pow2_blocks(size, g) for g in grids) or any(f % c for g in grids for f, c in zip(grids[0], g)):
+        return None
+    return grids[0]
 
 
 def _block_weights(counts: Tensor, size, grids) -> dict:

@@ -164,7 +164,8 @@ def pool(maps: Tensor, rows: Tensor, weights: Tensor, grid: "tuple | None" = Non
     coverage, resized to the maps' grid and normalised; an empty mask averages uniformly).
 
     ``maps`` is ``[N, C, h, w]``, or its :func:`cells` ``[N * h * w, C]`` with ``grid=(h, w)``; the
-    means are one sparse product, so no exemplar copies its image's maps.
+    means are one product per image (:func:`~neuronlabel.captioner.encoder.weighted_means`), so no
+    exemplar copies its image's maps.
 
     >>> maps = torch.arange(4.0).view(1, 1, 2, 2)
     >>> pool(maps, torch.tensor([0, 0]), torch.tensor([[[1.0, 0], [0, 0]], [[0.0, 0], [0, 0]]])).tolist()
@@ -179,8 +180,6 @@ def pool(maps: Tensor, rows: Tensor, weights: Tensor, grid: "tuple | None" = Non
     wts = wts.flatten(1)
     total = wts.sum(-1, keepdim=True)
     wts = torch.where(total > 0, wts / total.clamp(min=1e-12), torch.full_like(wts, 1.0 / (h * w)))
-    e = rows.numel()
-    cols = (rows.long().view(-1, 1).cpu() * (h * w) + torch.arange(h * w).view(1, -1)).flatten()
-    index = torch.stack([torch.arange(e).repeat_interleave(h * w), cols])
-    sparse = torch.sparse_coo_tensor(index, wts.flatten().cpu(), (e, maps.shape[0]), check_invariants=False)
-    return torch.sparse.mm(sparse.to(maps.device, maps.dtype), maps)
+    from ..captioner.encoder import weighted_means
+
+    return weighted_means(maps.view(-1, h * w, maps.shape[-1]), rows.long().to(maps.device), wts.to(maps.device))
