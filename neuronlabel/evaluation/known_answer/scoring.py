@@ -264,3 +264,18 @@ def share(flags: Sequence[bool]) -> Optional[float]:
     (0.75, None)
     """
     return float(np.mean(flags)) if len(flags) else None
+
+
+def class_photo_shares(ids: Sequence[Sequence[int]], classes: Sequence[Optional[int]]) -> dict:
+    """How often final-layer unit ``u``'s own class photo is its top exemplar, and among its exemplars:
+    what any exemplar-based labeller can see (``ids`` [U, k], -1 = none; ``classes[i]``: photo i's class).
+
+    >>> class_photo_shares([[0, 2], [0, 1], [2, -1]], [0, 1, None])
+    {'units': 3, 'top': 0.3333333333333333, 'any': 0.6666666666666666}
+    """
+    top, anywhere = [], []
+    for u, row in enumerate(ids):
+        own = [i >= 0 and classes[i] == u for i in row]
+        top.append(bool(own) and own[0])
+        anywhere.append(any(own))
+    return {"units": len(top), "top": share(top), "any": share(anywhere)}

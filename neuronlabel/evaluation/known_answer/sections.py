@@ -263,6 +263,7 @@ def score_network(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos
     sections["final_exact"] = summary(exact, const_a, nd_a, seed)
     sections["final_hypernym"] = summary(hyper, const_a, nd_a, seed)
     sections["final_cosine"] = {"units": len(exact), **cos}
+    sections["final_class_photo"] = S.class_photo_shares(_exemplars(rep_a, final)[1].tolist(), photos.classes)
     rows_out["final"] = [asdict(r) | {"exact": r.hit(), "hypernym": h.hit(), "nd": nd_a.get((final, r.unit))}
                          for r, h in zip(exact, hyper)]
 

@@ -36,6 +36,10 @@ def markdown(result: dict) -> str:
             fmt = (lambda x: "-" if x is None else f"{x:.3f}") if key == "final_cosine" else _pct
             lines.append(f"| {text} | {r['units']} | " + " | ".join(fmt(r.get(k)) for k in ("label", "chance", "constant", "nd"))
                          + " |")
+            seen = s.get("final_class_photo") if key == "final_cosine" else None
+            if seen:
+                lines.append(f"| final layer: its class photo is the top exemplar; among the exemplars (what the "
+                             f"exemplars can show) | {seen['units']} | {_pct(seen['top'])}; {_pct(seen['any'])} | - | - | - |")
         lang = s.get("language")
         if lang:
             lines.append(f"| labels with an uncommon word | {lang['units']} | {_pct(lang['uncommon'])} | - | - | "
