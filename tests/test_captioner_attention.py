@@ -218,3 +218,28 @@ def test_attention_penalty_is_zero_for_equal_shares_and_on_the_token_loss_scale(
     half = torch.zeros(1, 2, 1, 15)
     half[..., :5] = 0.2
     assert float(doubly_stochastic_penalty(half, torch.tensor([2]), mask)) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("names", [("additive",), ("multiplicative",), ("scaled_multiplicative",), ("dot",),
+                                   ("dot_product",), ("additive", "scaled_multiplicative", "dot_product")])
+def test_several_query_rows_per_unit_attend_like_one_row_with_its_own_copy_of_the_caches(names):
+    # beam search's hypotheses share their unit's caches; the reference copies the caches for every row
+    torch.manual_seed(0)
+    fused = FusedAttention(names, "gate", query_size=8, key_size=6, hidden_size=8, heads=2)
+    keys = torch.randn(3, 5, 6)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False], [True, True, True, True, False]])
+    queries = torch.randn(3 * 4, 8)
+    with torch.no_grad():
+        context, weights, mix = fused.attend(queries, fused.precompute(keys), mask)
+        rows = torch.arange(3).repeat_interleave(4)
+        ref = fused.attend(queries, fused.precompute(keys[rows]), mask[rows])
+    assert context.shape == (12, 6) and weights.shape == (12, len(names), 5)
+    assert torch.allclose(context, ref[0], atol=1e-6) and torch.allclose(weights, ref[1], atol=1e-6)
+    assert torch.equal(mix, ref[2])
+    assert torch.all(weights[4:8, :, 2:] == 0)                      # unit 1's padded keys get no weight
+
+
+def test_query_rows_that_do_not_split_over_the_units_are_refused():
+    att = AdditiveAttention(query_size=2, key_size=3, hidden_size=4)
+    with pytest.raises(InputError, match="5 query rows do not split evenly over 2 units"):
+        att.attend(torch.zeros(5, 2), att.precompute(torch.zeros(2, 4, 3), torch.zeros(2, 4, 3)))

@@ -15,7 +15,9 @@ Every mechanism has one call signature::
 where a key is real and False where it is padding. ``context`` is ``[B, V]`` (the same size
 as the values for every mechanism, so contexts can be summed) and ``weights`` ``[B, M]``
 sums to 1 over the real keys. The decoder calls :meth:`Attention.precompute` once per unit
-and :meth:`Attention.attend` once per step, because keys do not change between steps.
+and :meth:`Attention.attend` once per step, because keys do not change between steps. The
+caches hold one row per unit; a query may hold several consecutive rows per unit (beam
+search's hypotheses, ``[U * w, Q]``), which attend to their unit's keys without copies of them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     if mask.dim() < scores.dim():
         mask = mask.view(mask.shape[0], *([1] * (scores.dim() - mask.dim())), mask.shape[-1])
     return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def grouped(query: Tensor, units: int) -> Tensor:
+    """``query`` ``[U * w, Q]`` as ``[U, w, Q]``: ``w`` consecutive rows per unit of the caches.
+
+    >>> grouped(torch.zeros(6, 2), 3).shape
+    torch.Size([3, 2, 2])
+    """
+    if units == 0 or query.shape[0] % units:
+        if query.shape[0] == 0:
+            return query.view(units, 0, query.shape[-1])
+        raise InputError(f"{query.shape[0]} query rows do not split evenly over {units} units' attention caches")
+    return query.view(units, query.shape[0] // units, query.shape[-1])
 
 
 class Attention(nn.Module):
@@ -67,8 +82,8 @@ class AdditiveAttention(Attention):
     """Bahdanau attention: ``e_m = v · tanh(W_q q + W_k k_m)`` (MILAN's mechanism).
 
     >>> att = AdditiveAttention(query_size=2, key_size=2, hidden_size=3)
-    >>> att(torch.zeros(1, 2), torch.ones(1, 4, 2))[1]
-    tensor([[0.2500, 0.2500, 0.2500, 0.2500]], grad_fn=<SoftmaxBackward0>)
+    >>> att(torch.zeros(1, 2), torch.ones(1, 4, 2))[1].detach()
+    tensor([[0.2500, 0.2500, 0.2500, 0.2500]])
     """
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int = 512):
@@ -82,9 +97,10 @@ class AdditiveAttention(Attention):
 
     def attend(self, query, cache, mask=None):
         keys, values = cache
-        scores = self.score(torch.tanh(keys + self.query_proj(query).unsqueeze(1))).squeeze(-1)
+        q = grouped(self.query_proj(query), keys.shape[0])
+        scores = self.score(torch.tanh(keys.unsqueeze(1) + q.unsqueeze(2))).squeeze(-1)
         weights = masked_softmax(scores, mask)
-        return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
+        return torch.bmm(weights, values).flatten(0, 1), weights.flatten(0, 1)
 
 
 class MultiplicativeAttention(Attention):
@@ -104,8 +120,9 @@ class MultiplicativeAttention(Attention):
 
     def attend(self, query, cache, mask=None):
         keys, values = cache
-        weights = masked_softmax(torch.bmm(keys, query.unsqueeze(2)).squeeze(2), mask)
-        return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
+        q = grouped(query, keys.shape[0])
+        weights = masked_softmax(torch.bmm(keys, q.transpose(1, 2)).transpose(1, 2), mask)
+        return torch.bmm(weights, values).flatten(0, 1), weights.flatten(0, 1)
 
 
 class ScaledMultiplicativeAttention(MultiplicativeAttention):
@@ -150,8 +167,9 @@ class DotAttention(Attention):
 
     def attend(self, query, cache, mask=None):
         keys, values = cache
-        weights = masked_softmax(torch.bmm(keys, query.unsqueeze(2)).squeeze(2), mask)
-        return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
+        q = grouped(query, keys.shape[0])
+        weights = masked_softmax(torch.bmm(keys, q.transpose(1, 2)).transpose(1, 2), mask)
+        return torch.bmm(weights, values).flatten(0, 1), weights.flatten(0, 1)
 
 
 class MultiHeadAttention(Attention):
@@ -188,12 +206,12 @@ class MultiHeadAttention(Attention):
 
     def attend(self, query, cache, mask=None):
         k, v = cache
-        b = query.shape[0]
-        q = self.query_proj(query).view(b, self.heads, 1, self.head_size)
-        scores = torch.matmul(q, k.transpose(-1, -2)).squeeze(2) / math.sqrt(self.head_size)
+        units = k.shape[0]
+        q = grouped(self.query_proj(query), units).view(units, -1, self.heads, self.head_size).transpose(1, 2)
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_size)
         weights = masked_softmax(scores, mask)
-        heads = torch.matmul(weights.unsqueeze(2), v).squeeze(2).reshape(b, -1)
-        return self.out_proj(heads), weights.mean(dim=1)
+        heads = torch.matmul(weights, v).transpose(1, 2).reshape(query.shape[0], -1)
+        return self.out_proj(heads), weights.mean(dim=1).flatten(0, 1)
 
 
 MECHANISMS = {

@@ -111,7 +111,7 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
         history = torch.cat([history.gather(1, origin.unsqueeze(-1).expand(-1, -1, history.shape[-1])),
                              word.unsqueeze(-1)], dim=-1)
         rows = (torch.arange(len(alive), device=device).unsqueeze(1) * width + origin).reshape(-1)
-        state = state.reorder(rows) if width == b else state.select(rows)
+        state = state.reorder(rows)
         width = b
         tokens = word.reshape(-1)
 
@@ -123,7 +123,7 @@ def beam_search(decoder, features: Tensor, mask: Tensor | None = None, beam_size
             if len(keep_units) == 0:
                 break
             rows = (keep_units.unsqueeze(1) * b + torch.arange(b, device=device)).reshape(-1)
-            state, tokens = state.select(rows), tokens.index_select(0, rows)
+            state, tokens = state.select(rows, keep_units), tokens.index_select(0, rows)
             alive, scores = alive.index_select(0, keep_units), scores.index_select(0, keep_units)
             history, finished = history.index_select(0, keep_units), finished.index_select(0, keep_units)
     return results

@@ -26,11 +26,14 @@ from .attention import FusedAttention
 
 @dataclass
 class DecoderState:
-    """Recurrent state for a batch of hypotheses: ``h``, ``c`` ``[B, H]`` and attention caches.
+    """Recurrent state for a batch of hypotheses: ``h``, ``c`` ``[B, H]``, and per unit the attention
+    caches and key ``mask``; ``B`` is a whole number of rows per unit, consecutive (beam search's
+    hypotheses), and the hypotheses of a unit share its caches instead of copying them.
 
-    >>> s = DecoderState(torch.zeros(2, 3), torch.zeros(2, 3), [], None)
-    >>> s.select(torch.tensor([1])).h.shape
-    torch.Size([1, 3])
+    >>> s = DecoderState(torch.zeros(4, 3), torch.zeros(4, 3), [(torch.zeros(2, 5),)], None)
+    >>> t = s.select(torch.tensor([2, 3]), units=torch.tensor([1]))
+    >>> t.h.shape, t.caches[0][0].shape
+    (torch.Size([2, 3]), torch.Size([1, 5]))
     """
 
     h: Tensor
@@ -38,18 +41,20 @@ class DecoderState:
     caches: list
     mask: Tensor | None
 
-    def select(self, rows: Tensor) -> "DecoderState":
-        """The state restricted to (or repeated along) ``rows`` of the batch."""
+    def select(self, rows: Tensor, units: Tensor | None = None) -> "DecoderState":
+        """The state restricted to ``rows`` of the batch and its caches to ``units`` (default ``rows``:
+        one row per unit)."""
+        units = rows if units is None else units
         return DecoderState(
             self.h.index_select(0, rows),
             self.c.index_select(0, rows),
-            [tuple(t.index_select(0, rows) for t in cache) for cache in self.caches],
-            None if self.mask is None else self.mask.index_select(0, rows),
+            [tuple(t.index_select(0, units) for t in cache) for cache in self.caches],
+            None if self.mask is None else self.mask.index_select(0, units),
         )
 
     def reorder(self, rows: Tensor) -> "DecoderState":
-        """Like :meth:`select` but keeps the attention caches, for reordering beams of the
-        same unit (whose caches are identical).
+        """``h``, ``c`` of ``rows``, caches kept: for reordering (or repeating) the hypotheses of each
+        unit within its own consecutive rows.
 
         >>> DecoderState(torch.zeros(2, 3), torch.zeros(2, 3), [], None).reorder(torch.tensor([1, 1])).h.shape
         torch.Size([2, 3])
