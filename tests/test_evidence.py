@@ -418,3 +418,38 @@ def test_beam_candidates_are_put_in_plain_words():
             text = plain(form.format(a="dogs", b="trees", c="red", n="sky"))
             assert not any(t in text for t in templates), (form, text)
             assert "dogs" in text or "red" in text or "sky" in text
+
+
+def test_joint_support_is_the_weighted_product_of_the_exemplars_class_probabilities():
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(3, 5, 7, generator=g).softmax(-1)
+    w = torch.rand(3, 5, generator=g)
+    got = stage.joint(p, w, views=3.0)
+    for u in range(3):
+        brute = torch.ones(7)
+        for j in range(5):
+            brute = brute * p[u, j] ** (3.0 * w[u, j] / w[u].sum())
+        assert torch.allclose(got[u], brute / brute.sum(), atol=1e-5)
+
+
+def _raw_for(tree, mean_probs, joint_probs):
+    mean_probs, joint_probs = torch.stack(mean_probs), torch.stack(joint_probs)
+    return {"dead": torch.zeros(len(mean_probs)), "mass": tree.mass(mean_probs), "joint": tree.mass(joint_probs),
+            "mass_agree": tree.mass(mean_probs)}
+
+
+def test_whole_image_units_are_named_by_what_their_exemplars_support_jointly():
+    tree = ImageNetTree.load()
+    priors = type("P", (), {"object": tree.mass(torch.full((1, 1000), 1e-3))})()
+    # the mean is spread over three classes (one sure photo each); jointly the exemplars say class 207
+    mean = torch.zeros(1000); mean[[3, 100, 207]] = torch.tensor([0.34, 0.33, 0.33])
+    both = torch.zeros(1000); both[207] = 0.9; both[3] = 0.1
+    raw = _raw_for(tree, [mean], [both])
+    alone = stage._items(raw, priors, tree, None, layer_prior=False, hub=torch.zeros(1))[0]
+    jointly = stage._items(raw, priors, tree, None, layer_prior=False, hub=torch.zeros(1), together=True)[0]
+    golden = tree.inventory.imagenet_wnid(207)
+    assert alone.best_object != golden and jointly.best_object == golden
+    named = next(i for i in jointly.items if i.concept == golden)
+    assert named.score == pytest.approx(float(tree.lifted(tree.mass(both[None]), priors.object)[0, tree.row[golden]]))
+    assert jointly.items[0].concept == golden
+    assert jointly.confidence == pytest.approx(alone.confidence)     # the joint names, it does not convince

@@ -55,6 +55,7 @@ LAYER_PRIOR_UNITS = 32    # layers with at least this many units: a unit must al
 GENERIC = 1.0             # broad WordNet nodes ("animals", "equipment") count this much of their lift
 LEAF_MASS = 0.25          # the ImageNet class holding the most mass is listed when it holds this much
 EMPHASIS = 3.0           # exemplar weights: (activation above the mask threshold) ** EMPHASIS
+JOINT = 3.0              # the named object: exemplars' class log-probabilities summed as this many independent views
 HUB = 2.0                 # units whose exemplars are shared by more than HUB x chance of the layer lose confidence
 
 
@@ -126,14 +127,15 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
         ex = result[layer]
         raw = [_raw_chunk(feats, feats.rows(ex.ids[chosen[lo: lo + unit_chunk]].cpu()),
                           ex.coverage(units=list(chosen[lo: lo + unit_chunk]), grid=(GRID, GRID)).cpu(), tree, head, cover, face,
-                          mode, excess(ex.scores[chosen[lo: lo + unit_chunk]].cpu(),
-                                       ex.thresholds[chosen[lo: lo + unit_chunk]].cpu()))
+                          mode, *(excess(ex.scores[chosen[lo: lo + unit_chunk]].cpu(),
+                                         ex.thresholds[chosen[lo: lo + unit_chunk]].cpu(), power)
+                                  for power in (EMPHASIS, 1.0)))
                for lo in range(0, len(chosen), unit_chunk)]
         raw = {key: torch.cat([r[key] for r in raw]) for key in raw[0]} if raw else {}
         hub = hubness(ex.ids, result.num_images or len(ids))[list(chosen)]
         spatial = tuple(ex.maps.shape[-2:]) != (1, 1)
         for u, ev in zip(chosen, _items(raw, priors, tree, head, layer_prior=len(chosen) >= LAYER_PRIOR_UNITS,
-                                        hub=hub)):
+                                        hub=hub, together=not spatial)):
             ev.layer, ev.unit, ev.spatial = layer, u, spatial
             out[(layer, u)] = ev
     return out
@@ -180,15 +182,33 @@ def excess(scores: Tensor, thresholds: Tensor, power: Optional[float] = None) ->
     return w / w.sum(1, keepdim=True).clamp(min=1e-12)
 
 
+def joint(probs: Tensor, weights: Tensor, views: float = JOINT) -> Tensor:
+    """Class probabilities ``[U, C]`` that a unit's exemplars support together: their log-probabilities
+    ``probs`` [U, k, C] averaged with ``weights`` [U, k] and counted as ``views`` independent looks
+    (a product of experts): the class every exemplar finds likely beats the one a single exemplar is sure of.
+
+    One exemplar is sure of class 0; the other two find class 1 likely and class 0 not:
+
+    >>> p = torch.tensor([[[0.98, 0.02, 0.0], [0.02, 0.49, 0.49], [0.02, 0.49, 0.49]]])
+    >>> _mean(p, torch.ones(1, 3)).argmax(1).tolist(), joint(p, torch.ones(1, 3)).argmax(1).tolist()
+    ([0], [1])
+    """
+    w = weights.float() / weights.float().sum(1, keepdim=True).clamp(min=1e-12)
+    logp = probs.float().clamp(min=1e-8).log()
+    return (views * (logp * w.unsqueeze(-1)).sum(1)).softmax(-1)
+
+
 def _mean(x: Tensor, weights: Tensor) -> Tensor:
     """Weighted mean over exemplars of ``x`` [U, k, ...] (``weights`` [U, k]; a bool tensor: equal weights)."""
     v = weights.float().view(*weights.shape, *([1] * (x.dim() - 2)))
     return (x * v).sum(1) / v.sum(1).clamp(min=1e-12)
 
 
-def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Optional[Tensor] = None) -> dict:
+def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Optional[Tensor] = None,
+               views: Optional[Tensor] = None) -> dict:
     """Per unit of a chunk, the unit means of every scorer (before any lift), exemplars weighted by
-    ``emphasis`` [U, k] (:func:`excess`; default equal)."""
+    ``emphasis`` [U, k] (:func:`excess`; default equal), and the WordNet mass of the classes the
+    exemplars support jointly (:func:`joint`, exemplars weighted by ``views``)."""
     U, k = rows.shape
     valid = rows >= 0
     weight = valid if emphasis is None else emphasis * valid
@@ -200,6 +220,7 @@ def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Op
     if tree is not None:
         p = exemplar_probs(feats, flat_rows, flat_w, mode).view(U, k, -1)
         out["mass"] = tree.mass(_mean(p, weight))
+        out["joint"] = tree.mass(joint(p, valid if views is None else views * valid))
         out["mass_agree"] = tree.mass(_mean(torch.nn.functional.one_hot(p.argmax(-1), p.shape[-1]).float(), weight))
     if head is not None:
         probs = head.probs(pooled(feats, flat_rows, flat_w)).view(U, k, -1)
@@ -225,32 +246,44 @@ def _prior(image_prior: Tensor, unit_means: Tensor, layer_prior: bool) -> Tensor
     return torch.maximum(image_prior, unit_means.mean(0, keepdim=image_prior.dim() == 2))
 
 
-def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> list:
+def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor, together: bool = False) -> list:
+    """Each unit's :class:`UnitEvidence`. The object named (``best_object``) is the most specific node
+    holding :data:`~neuronlabel.evidence.imagenet.MASS` of the exemplars' mean mass or, with
+    ``together`` (layers without a spatial map, whose exemplars are whole images), of the mass they
+    support jointly (:func:`joint`), which then is also that item's score (not the confidence's)."""
     if not raw:
         return []
     U = raw["dead"].shape[0]
     lists = [[] for _ in range(U)]
     best_object = [None] * U
+    plain = [0.0] * U       # the best object score before the named object's joint support
     if tree is not None:
         mass = raw["mass"]
         lifted = tree.lifted(mass, _prior(priors.object, mass, layer_prior))
         rank = tree.rank(lifted)
+        support = tree.lifted(raw["joint"], _prior(priors.object, mass, layer_prior)) if together else None
         specific = tree.most_specific(mass)
+        named = tree.most_specific(raw["joint"]) if together else specific
         leaf = mass.masked_fill(~tree.leaf.view(1, -1), -1.0).argmax(1)
         for u in range(U):
-            spec = int(tree.collapse[specific[u]])
-            best_object[u] = tree.nodes[spec]
+            spec, name = int(tree.collapse[specific[u]]), int(tree.collapse[named[u]])
+            best_object[u] = tree.nodes[name]
             picks = list(dict.fromkeys(tree.collapse[rank[u].topk(4).indices].tolist()))[:3]
-            if spec not in picks and bool(tree.nameable[spec]):
-                picks.append(spec)
+            for r in (spec, name):
+                if r not in picks and bool(tree.nameable[r]):
+                    picks.append(r)
             top_class = int(leaf[u])
             if top_class not in picks and float(mass[u, top_class]) >= LEAF_MASS:
                 picks.append(top_class)
             for r in picks:
                 weight = GENERIC if bool(tree.generic[r]) else 1.0
-                lists[u].append(EvidenceItem(tree.nodes[r], "object", tree.name(r, plural=True),
-                                             weight * float(lifted[u, r]), float(mass[u, r]),
-                                             float(raw["mass_agree"][u, r]), weight * float(rank[u, r])))
+                score, order = weight * float(lifted[u, r]), weight * float(rank[u, r])
+                plain[u] = max(plain[u], score)
+                if r == name and support is not None:
+                    score = max(score, weight * float(support[u, r]))
+                    order = max(order, score * float(tree.specificity[r]))
+                lists[u].append(EvidenceItem(tree.nodes[r], "object", tree.name(r, plural=True), score,
+                                             float(mass[u, r]), float(raw["mass_agree"][u, r]), order))
     if head is not None:
         mean = raw["texture"]
         lifted = _lift(mean, _prior(priors.texture, mean, layer_prior))
@@ -280,7 +313,7 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> lis
     for u in range(U):
         items = _dedupe(sorted((i for i in lists[u] if i.score >= MIN_SCORE), key=lambda i: -i.rank))[:TOP]
         factor = min(1.0, HUB / float(hub[u])) if layer_prior and float(hub[u]) > 0 else 1.0
-        best = max((i.score for i in items), default=0.0)
+        best = max((i.score if i.kind != "object" else min(i.score, plain[u]) for i in items), default=0.0)
         confidence = 0.0 if float(raw["dead"][u]) > 0.5 else best * factor
         out.append(UnitEvidence("", 0, items, confidence, best_object=best_object[u]))
     return out
