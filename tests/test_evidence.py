@@ -432,10 +432,10 @@ def test_joint_support_is_the_weighted_product_of_the_exemplars_class_probabilit
         assert torch.allclose(got[u], brute / brute.sum(), atol=1e-5)
 
 
-def _raw_for(tree, mean_probs, joint_probs):
-    mean_probs, joint_probs = torch.stack(mean_probs), torch.stack(joint_probs)
-    return {"dead": torch.zeros(len(mean_probs)), "mass": tree.mass(mean_probs), "joint": tree.mass(joint_probs),
-            "mass_agree": tree.mass(mean_probs)}
+def _raw_for(tree, mean_probs, joint_probs=None):
+    mean_probs = torch.stack(mean_probs)
+    raw = {"dead": torch.zeros(len(mean_probs)), "mass": tree.mass(mean_probs), "mass_agree": tree.mass(mean_probs)}
+    return raw if joint_probs is None else raw | {"joint": tree.mass(torch.stack(joint_probs))}
 
 
 def test_whole_image_units_are_named_by_what_their_exemplars_support_jointly():
@@ -444,9 +444,9 @@ def test_whole_image_units_are_named_by_what_their_exemplars_support_jointly():
     # the mean is spread over three classes (one sure photo each); jointly the exemplars say class 207
     mean = torch.zeros(1000); mean[[3, 100, 207]] = torch.tensor([0.34, 0.33, 0.33])
     both = torch.zeros(1000); both[207] = 0.9; both[3] = 0.1
-    raw = _raw_for(tree, [mean], [both])
-    alone = stage._items(raw, priors, tree, None, layer_prior=False, hub=torch.zeros(1))[0]
-    jointly = stage._items(raw, priors, tree, None, layer_prior=False, hub=torch.zeros(1), together=True)[0]
+    alone = stage._items(_raw_for(tree, [mean]), priors, tree, None, layer_prior=False, hub=torch.zeros(1))[0]
+    jointly = stage._items(_raw_for(tree, [mean], [both]), priors, tree, None, layer_prior=False,
+                           hub=torch.zeros(1))[0]
     golden = tree.inventory.imagenet_wnid(207)
     assert alone.best_object != golden and jointly.best_object == golden
     named = next(i for i in jointly.items if i.concept == golden)

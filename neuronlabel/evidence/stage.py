@@ -125,17 +125,17 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
     out = {}
     for layer, chosen in units.items():
         ex = result[layer]
+        spatial = tuple(ex.maps.shape[-2:]) != (1, 1)
         raw = [_raw_chunk(feats, feats.rows(ex.ids[chosen[lo: lo + unit_chunk]].cpu()),
                           ex.coverage(units=list(chosen[lo: lo + unit_chunk]), grid=(GRID, GRID)).cpu(), tree, head, cover, face,
                           mode, *(excess(ex.scores[chosen[lo: lo + unit_chunk]].cpu(),
                                          ex.thresholds[chosen[lo: lo + unit_chunk]].cpu(), power)
-                                  for power in (EMPHASIS, 1.0)))
+                                  for power in ((EMPHASIS,) if spatial else (EMPHASIS, 1.0))))
                for lo in range(0, len(chosen), unit_chunk)]
         raw = {key: torch.cat([r[key] for r in raw]) for key in raw[0]} if raw else {}
         hub = hubness(ex.ids, result.num_images or len(ids))[list(chosen)]
-        spatial = tuple(ex.maps.shape[-2:]) != (1, 1)
         for u, ev in zip(chosen, _items(raw, priors, tree, head, layer_prior=len(chosen) >= LAYER_PRIOR_UNITS,
-                                        hub=hub, together=not spatial)):
+                                        hub=hub)):
             ev.layer, ev.unit, ev.spatial = layer, u, spatial
             out[(layer, u)] = ev
     return out
@@ -207,8 +207,8 @@ def _mean(x: Tensor, weights: Tensor) -> Tensor:
 def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Optional[Tensor] = None,
                views: Optional[Tensor] = None) -> dict:
     """Per unit of a chunk, the unit means of every scorer (before any lift), exemplars weighted by
-    ``emphasis`` [U, k] (:func:`excess`; default equal), and the WordNet mass of the classes the
-    exemplars support jointly (:func:`joint`, exemplars weighted by ``views``)."""
+    ``emphasis`` [U, k] (:func:`excess`; default equal), and with ``views`` [U, k] (exemplar weights)
+    the WordNet mass of the classes the exemplars support jointly (:func:`joint`)."""
     U, k = rows.shape
     valid = rows >= 0
     weight = valid if emphasis is None else emphasis * valid
@@ -220,7 +220,8 @@ def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Op
     if tree is not None:
         p = exemplar_probs(feats, flat_rows, flat_w, mode).view(U, k, -1)
         out["mass"] = tree.mass(_mean(p, weight))
-        out["joint"] = tree.mass(joint(p, valid if views is None else views * valid))
+        if views is not None:
+            out["joint"] = tree.mass(joint(p, views * valid))
         out["mass_agree"] = tree.mass(_mean(torch.nn.functional.one_hot(p.argmax(-1), p.shape[-1]).float(), weight))
     if head is not None:
         probs = head.probs(pooled(feats, flat_rows, flat_w)).view(U, k, -1)
@@ -246,11 +247,11 @@ def _prior(image_prior: Tensor, unit_means: Tensor, layer_prior: bool) -> Tensor
     return torch.maximum(image_prior, unit_means.mean(0, keepdim=image_prior.dim() == 2))
 
 
-def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor, together: bool = False) -> list:
+def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> list:
     """Each unit's :class:`UnitEvidence`. The object named (``best_object``) is the most specific node
-    holding :data:`~neuronlabel.evidence.imagenet.MASS` of the exemplars' mean mass or, with
-    ``together`` (layers without a spatial map, whose exemplars are whole images), of the mass they
-    support jointly (:func:`joint`), which then is also that item's score (not the confidence's)."""
+    holding :data:`~neuronlabel.evidence.imagenet.MASS` of the exemplars' mean mass or, where ``raw``
+    holds their joint mass (layers without a spatial map, whose exemplars are whole images), of the
+    mass they support jointly (:func:`joint`), which then is also that item's score (not the confidence's)."""
     if not raw:
         return []
     U = raw["dead"].shape[0]
@@ -261,9 +262,10 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor, togeth
         mass = raw["mass"]
         lifted = tree.lifted(mass, _prior(priors.object, mass, layer_prior))
         rank = tree.rank(lifted)
-        support = tree.lifted(raw["joint"], _prior(priors.object, mass, layer_prior)) if together else None
+        together = raw.get("joint")
+        support = None if together is None else tree.lifted(together, _prior(priors.object, mass, layer_prior))
         specific = tree.most_specific(mass)
-        named = tree.most_specific(raw["joint"]) if together else specific
+        named = specific if together is None else tree.most_specific(together)
         leaf = mass.masked_fill(~tree.leaf.view(1, -1), -1.0).argmax(1)
         for u in range(U):
             spec, name = int(tree.collapse[specific[u]]), int(tree.collapse[named[u]])
