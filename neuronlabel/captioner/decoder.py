@@ -41,10 +41,8 @@ class DecoderState:
     caches: list
     mask: Tensor | None
 
-    def select(self, rows: Tensor, units: Tensor | None = None) -> "DecoderState":
-        """The state restricted to ``rows`` of the batch and its caches to ``units`` (default ``rows``:
-        one row per unit)."""
-        units = rows if units is None else units
+    def select(self, rows: Tensor, units: Tensor) -> "DecoderState":
+        """The state restricted to ``rows`` of the batch and its caches and mask to ``units``."""
         return DecoderState(
             self.h.index_select(0, rows),
             self.c.index_select(0, rows),

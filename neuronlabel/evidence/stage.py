@@ -126,12 +126,13 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
     for layer, chosen in units.items():
         ex = result[layer]
         spatial = tuple(ex.maps.shape[-2:]) != (1, 1)
-        raw = [_raw_chunk(feats, feats.rows(ex.ids[chosen[lo: lo + unit_chunk]].cpu()),
-                          ex.coverage(units=list(chosen[lo: lo + unit_chunk]), grid=(GRID, GRID)).cpu(), tree, head, cover, face,
-                          mode, *(excess(ex.scores[chosen[lo: lo + unit_chunk]].cpu(),
-                                         ex.thresholds[chosen[lo: lo + unit_chunk]].cpu(), power)
-                                  for power in ((EMPHASIS,) if spatial else (EMPHASIS, 1.0))))
-               for lo in range(0, len(chosen), unit_chunk)]
+        raw = []
+        for lo in range(0, len(chosen), unit_chunk):
+            part = list(chosen[lo: lo + unit_chunk])
+            scores, thresholds = ex.scores[part].cpu(), ex.thresholds[part].cpu()
+            raw.append(_raw_chunk(feats, feats.rows(ex.ids[part].cpu()), ex.coverage(units=part, grid=(GRID, GRID)).cpu(),
+                                  tree, head, cover, face, mode, excess(scores, thresholds),
+                                  None if spatial else excess(scores, thresholds, 1.0)))
         raw = {key: torch.cat([r[key] for r in raw]) for key in raw[0]} if raw else {}
         hub = hubness(ex.ids, result.num_images or len(ids))[list(chosen)]
         for u, ev in zip(chosen, _items(raw, priors, tree, head, layer_prior=len(chosen) >= LAYER_PRIOR_UNITS,
@@ -260,10 +261,11 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> lis
     plain = [0.0] * U       # the best object score before the named object's joint support
     if tree is not None:
         mass = raw["mass"]
-        lifted = tree.lifted(mass, _prior(priors.object, mass, layer_prior))
+        prior = _prior(priors.object, mass, layer_prior)
+        lifted = tree.lifted(mass, prior)
         rank = tree.rank(lifted)
         together = raw.get("joint")
-        support = None if together is None else tree.lifted(together, _prior(priors.object, mass, layer_prior))
+        support = None if together is None else tree.lifted(together, prior)
         specific = tree.most_specific(mass)
         named = specific if together is None else tree.most_specific(together)
         leaf = mass.masked_fill(~tree.leaf.view(1, -1), -1.0).argmax(1)
