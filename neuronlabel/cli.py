@@ -89,7 +89,8 @@ def cmd_label(args) -> int:
                                  captioner=captioner, batch_size=args.batch_size, device=args.device,
                                  progress=not args.quiet, checkpoint=args.checkpoint, model_name=args.model,
                                  units=_split(args.units) if args.units else None, threads=args.threads,
-                                 fast=args.fast, evidence=not args.no_evidence)
+                                 fast=args.fast, evidence=not args.no_evidence,
+                                 caption_uncertain=args.caption_uncertain)
         except UnknownLayerError as err:
             raise UnknownLayerError(str(err).replace("neuronlabel.layers(net)", f"`neuronlabel layers {args.model}`"))
         _write(report, out)
@@ -156,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-evidence", action="store_true", help="label with the captioner alone (no evidence stage: "
                                                                "no concepts, confidence or uncertain flag)")
+    p.add_argument("--caption-uncertain", action="store_true",
+                   help="also run the captioner on uncertain units that the evidence labels (their label stays the "
+                        "evidence's phrase; the captioner's guesses join their candidates)")
     p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("demo", help="label two layers of EfficientNet-Lite0 on the built-in photos")

@@ -7,9 +7,9 @@
 
 Each rank probes every ``world``-th image (ids stay global), the per-unit top-k and
 quantile states are gathered and merged in rank order on every rank (exactly the
-single-process top-k; thresholds within the sketch's bound), the units are then captioned
-in shards (unit ``u`` on rank ``u % world``), and rank 0 assembles the report (other ranks
-get ``None``). The process group is created from torchrun's environment when none exists:
+single-process top-k; thresholds within the sketch's bound), rank 0 runs the evidence stage,
+the units that need the captioner are then captioned in shards (unit ``u`` on rank
+``u % world``), and rank 0 assembles the report (other ranks get ``None``). The process group is created from torchrun's environment when none exists:
 NCCL when the model is on CUDA, Gloo otherwise.
 """
 
@@ -84,21 +84,42 @@ def probe_distributed(net: nn.Module, images=None, layers=(), **kwargs) -> Probe
 
 
 def label_model_distributed(net: nn.Module, layers, images=None, *, captioner=None, beam_size=None,
-                            model_name: Optional[str] = None, **probe_kwargs):
-    """:func:`neuronlabel.label_model` on all ranks: sharded probe, sharded captions; rank 0 gets the report."""
+                            model_name: Optional[str] = None, evidence: bool = True, rerank: bool = True,
+                            caption_uncertain: bool = False, **probe_kwargs):
+    """:func:`neuronlabel.label_model` on all ranks: sharded probe, sharded captions; rank 0 gets the report.
+
+    Rank 0 runs the evidence stage over every unit (its layer baselines need all of them) and tells
+    the others which units still need the captioner (see ``caption_uncertain`` in
+    :func:`~neuronlabel.label_model`); those are captioned in shards.
+    """
+    from .evidence.labels import apply_evidence
+    from .labeling import _captioned, _evidence, _LazyFeatures, exemplar_images
+
     t0 = time.perf_counter()
     result = probe_distributed(net, images, layers, **probe_kwargs)
     t_probe = time.perf_counter() - t0
     rank, world = dist.get_rank(), dist.get_world_size()
     cap = _captioner(captioner, next(iter(result.values())).maps.device)
-    mine = describe_units(result, cap, beam_size=beam_size, shard=(rank, world))
+    shown = exemplar_images(result)
+    features = _LazyFeatures(cap, shown[1], 32)
+    evidenced, t_evidence = _evidence(result, None, shown, features, evidence and rank == 0)
+    todo = [_captioned(result, None, evidenced, rerank, caption_uncertain)]
+    dist.broadcast_object_list(todo, src=0)
+    mine = describe_units(result, cap, beam_size=beam_size, shard=(rank, world), images=shown, features=features,
+                          units=todo[0])
     gathered = [None] * world if rank == 0 else None
     dist.gather_object(mine, gathered, dst=0)
     if rank != 0:
         return None
     described = {key: value for part in gathered for key, value in part.items()}
-    seconds = {"probe": round(t_probe, 2), "caption": round(time.perf_counter() - t0 - t_probe, 2)}
-    report = build_report(result, described, cap, {}, model_name or type(net).__name__, seconds)
+    t_caption = time.perf_counter() - t0 - t_probe - t_evidence
+    if evidence:
+        t1 = time.perf_counter()
+        described = apply_evidence(described, evidenced, rerank_candidates=rerank)
+        t_evidence += time.perf_counter() - t1
+    seconds = {"probe": round(t_probe, 2), "caption": round(t_caption, 2), "evidence": round(t_evidence, 2)}
+    report = build_report(result, described, cap, {}, model_name or type(net).__name__, seconds, images=shown,
+                          evidence=evidenced)
     report.meta["world_size"] = world
     report.net = net
     return report

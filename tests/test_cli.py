@@ -88,3 +88,8 @@ def test_label_then_report_then_check(tmp_path, photos, captioner_file, capsys):
     rc = main(["check", str(out / "report.json"), "--concepts", ",".join(words), "--format", "json"])
     assert rc == 1
     assert main(["check", str(out / "report.json"), "--concepts", "zebra"]) == 0
+    assert main(["label", "torchvision:resnet18", "--layers", "layer4", "--images", str(photos), "--out",
+                 str(tmp_path / "all"), "-k", "3", "--captioner", str(captioner_file), "--quiet",
+                 "--caption-uncertain"]) == 0
+    again = json.loads((tmp_path / "all" / "report.json").read_text())
+    assert len(again["units"]) == 512

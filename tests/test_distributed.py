@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 SCRIPT = textwrap.dedent("""
@@ -29,6 +30,10 @@ SCRIPT = textwrap.dedent("""
         report.to_json(out)
         torch.save({l: (r.ids, r.scores, r.thresholds, r.threshold_error) for l, r in report.probe_result.items()},
                    out + ".pt")
+        if dist.get_world_size() == 1:
+            from neuronlabel import label_model
+            label_model(net, ["layer2", "layer4"], images, k=4, batch_size=1, captioner=cap,
+                        progress=False).to_json(out + ".single.json")
     dist.destroy_process_group()
 """)
 
@@ -59,3 +64,13 @@ def test_two_ranks_equal_one_process(tmp_path):
     same = sum(a == b for a, b in zip(labels1, labels2))
     assert same >= 0.95 * len(labels1), f"only {same} of {len(labels1)} labels agree"
     assert two["meta"]["world_size"] == 2
+    single = json.loads(open(tmp_path / "report1.json.single.json").read())
+    assert [(u["layer"], u["unit"], u["label"]) for u in single["units"]] == labels1
+    # the evidence stage ran: one rank gives label_model's confidences and flags exactly; two ranks'
+    # merged thresholds differ within the sketch's bound, and so may a weak unit's confidence
+    assert [u["confidence"] for u in one["units"]] == pytest.approx([u["confidence"] for u in single["units"]])
+    assert [u["flags"] for u in one["units"]] == [u["flags"] for u in single["units"]]
+    assert all(u["confidence"] >= 0 for u in two["units"]) and any(u["evidence"] for u in two["units"])
+    assert any("uncertain" in u["flags"] for u in two["units"])
+    same_flags = sum(a["flags"] == b["flags"] for a, b in zip(one["units"], two["units"]))
+    assert same_flags >= 0.9 * len(labels1), f"only {same_flags} of {len(labels1)} units keep their flags"

@@ -56,3 +56,25 @@ def test_report_carries_evidence_through_json_dataframe_html_and_check(reports):
     assert rec["evid"][0][:2] == ["red", "colour"] and rec["conf"] == pytest.approx(report["conv:0"].confidence)
     assert 'concepts' in report.to_html()
     assert [f.ref for f in check(report, concepts="red", evidence=True).findings] == ["conv:0"]
+
+
+def test_units_the_evidence_decides_are_not_captioned_and_keep_their_labels():
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18().eval()                 # random weights: most units are uncertain
+    kw = dict(images=TensorSource(_colour_photos()), k=10, progress=False)
+    quick = label_model(net, ["layer1"], **kw)
+    full = label_model(net, ["layer1"], caption_uncertain=True, **kw)
+    assert [u.label for u in quick.units] == [u.label for u in full.units]
+    texts = lambda u: [t for t, _ in u.candidates]
+    skipped = [u for u in quick.units if texts(u) != texts(full[f"{u.layer}:{u.unit}"])]
+    assert skipped, "no unit was left to the evidence"
+    for u in skipped:
+        assert "uncertain" in u.flags and u.candidates and all(math.isnan(lp) for _, lp in u.candidates)
+        assert any(math.isfinite(lp) for _, lp in full[f"{u.layer}:{u.unit}"].candidates)
+    captioned = [u for u in quick.units if u not in skipped]
+    assert captioned
+    for u in captioned:                  # the same beams, pooled in other batches: log-probs agree to float noise
+        other = dict(full[f"{u.layer}:{u.unit}"].candidates)
+        assert all(math.isnan(lp) or abs(lp - other[t]) < 1e-4 for t, lp in u.candidates)

@@ -75,7 +75,7 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     beam = list(beam.items())
     extra = candidate_phrases(ev) if (ev is not None and phrases) else []
     clean = [(t, lp) for t, lp in beam if not _bad(t)]
-    if ev is not None and ev.uncertain and rerank_candidates:
+    if ev is not None and ev.uncertain and rerank_candidates:        # see decided()
         # no conviction: the evidence's best guess in a few words, else the captioner's shortest clean text
         short = [(t, math.nan) for t, _ in extra] + sorted(clean, key=lambda c: len(c[0].split()))
         if short:
@@ -90,6 +90,19 @@ def label_candidates(candidates: Sequence, ev: Optional[UnitEvidence], *, rerank
     if not rerank_candidates or ev is None:
         return clean + [(t, math.nan) for t, _ in extra if t not in {c for c, _ in clean}]
     return [(text, lp) for text, lp, _, _ in rerank(clean, ev, extra)]
+
+
+def decided(ev: Optional[UnitEvidence], *, rerank_candidates: bool = True) -> bool:
+    """True when a unit's label is its evidence's best phrase whatever the captioner says: the unit is
+    uncertain and has an evidence phrase (:func:`label_candidates` then puts that phrase first), so
+    :func:`neuronlabel.label_model` need not run the beam for it.
+
+    >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+    >>> weak = UnitEvidence("fc", 0, [EvidenceItem("colour:red", "colour", "red", 0.1)], 0.1)
+    >>> decided(weak), decided(UnitEvidence("fc", 1, [], 0.0)), decided(weak, rerank_candidates=False)
+    (True, False, False)
+    """
+    return ev is not None and ev.uncertain and rerank_candidates and bool(candidate_phrases(ev))
 
 
 def apply_evidence(described: dict, evidence: dict, *, rerank_candidates: bool = True) -> dict:
