@@ -9,8 +9,9 @@ Each rank probes every ``world``-th image (ids stay global), the per-unit top-k 
 quantile states are gathered and merged in rank order on every rank (exactly the
 single-process top-k; thresholds within the sketch's bound), rank 0 runs the evidence stage,
 the units that need the captioner are then captioned in shards (unit ``u`` on rank
-``u % world``), and rank 0 assembles the report (other ranks get ``None``). The process group is created from torchrun's environment when none exists:
-NCCL when the model is on CUDA, Gloo otherwise.
+``u % world``), and rank 0 assembles the report (other ranks get ``None``). The process
+group is created from torchrun's environment when none exists: NCCL when the model is on
+CUDA, Gloo otherwise.
 """
 
 from __future__ import annotations
