@@ -103,7 +103,7 @@ def label_model_distributed(net: nn.Module, layers, images=None, *, captioner=No
     cap = _captioner(captioner, next(iter(result.values())).maps.device)
     shown = exemplar_images(result)
     features = _LazyFeatures(cap, shown[1], 32)
-    evidenced, t_evidence = _evidence(result, None, shown, features, evidence and rank == 0)
+    evidenced, t_evidence = _evidence(net, result, None, shown, features, evidence and rank == 0)
     todo = [_captioned(result, None, evidenced, rerank, caption_uncertain)]
     dist.broadcast_object_list(todo, src=0)
     mine = describe_units(result, cap, beam_size=beam_size, shard=(rank, world), images=shown, features=features,

@@ -294,7 +294,7 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     cap = cap.to(next(iter(result.values())).maps.device)
     images = exemplar_images(result, chosen)
     features = _LazyFeatures(cap, images[1], 32, kept=_kept_rows(result, cap, images[0]))
-    evidenced, t_evidence = _evidence(result, chosen, images, features, evidence)
+    evidenced, t_evidence = _evidence(net, result, chosen, images, features, evidence)
     described = describe_units(result, cap, beam_size=beam_size, images=images, checkpoint=checkpoint,
                                progress=progress, features=features,
                                units=_captioned(result, chosen, evidenced, rerank, caption_uncertain))
@@ -314,7 +314,7 @@ def label_model(net: nn.Module, layers: "LayerSpec | Iterable[LayerSpec] | None"
     return report
 
 
-def _evidence(result: ProbeResult, chosen: Optional[dict], images: tuple, features: "_LazyFeatures",
+def _evidence(net: nn.Module, result: ProbeResult, chosen: Optional[dict], images: tuple, features: "_LazyFeatures",
               enabled: bool) -> tuple[dict, float]:
     """The evidence stage for the chosen units (``{}`` when not ``enabled``) and its seconds, the
     encoding of the exemplar images (which the captioner reuses) not counted."""
@@ -324,7 +324,40 @@ def _evidence(result: ProbeResult, chosen: Optional[dict], images: tuple, featur
 
     encoded = features.rows(torch.arange(len(images[0]))) if len(images[0]) else None
     t = time.perf_counter()
-    return compute_evidence(result, chosen, images=images, encoded=encoded), time.perf_counter() - t
+    found = compute_evidence(result, chosen, images=images, encoded=encoded, output_layers=output_layers(net, result))
+    return found, time.perf_counter() - t
+
+
+def output_layers(net: nn.Module, result: ProbeResult) -> list:
+    """The probed layers without a spatial map whose output is the network's output (its class logits),
+    found by running one probe image through ``net`` with the layers hooked.
+
+    >>> import torchvision
+    >>> from neuronlabel import probe
+    >>> net = torchvision.models.resnet18().eval()
+    >>> output_layers(net, probe(net, torch.rand(4, 3, 32, 32), ["avgpool", "fc"], k=2, progress=False))
+    ['fc']
+    """
+    from .hooks import capture
+
+    flat = [layer for layer in result if tuple(result[layer].maps.shape[-2:]) == (1, 1)]
+    if not flat or result.source is None or not len(result.source):
+        return []
+    param = next(net.parameters(), None)
+    x = result.source[0].unsqueeze(0)
+    if param is not None:
+        x = x.to(param.device, param.dtype if x.is_floating_point() else x.dtype)
+    seen: dict = {}
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode(), capture(net, flat, lambda name, out: seen.__setitem__(name, out)):
+            y = net(x)
+    finally:
+        net.train(was_training)
+    same = lambda out: isinstance(out, torch.Tensor) and isinstance(y, torch.Tensor) and out.shape == y.shape \
+        and bool(torch.equal(out, y))
+    return [layer for layer in flat if same(seen.get(layer))]
 
 
 def _captioned(result: ProbeResult, chosen: Optional[dict], evidenced: dict, rerank: bool,

@@ -78,3 +78,26 @@ def test_units_the_evidence_decides_are_not_captioned_and_keep_their_labels():
     for u in captioned:                  # the same beams, pooled in other batches: log-probs agree to float noise
         other = dict(full[f"{u.layer}:{u.unit}"].candidates)
         assert all(math.isnan(lp) or abs(lp - other[t]) < 1e-4 for t, lp in u.candidates)
+
+
+def test_only_the_networks_output_layer_is_named_by_joint_support():
+    import torchvision
+
+    from neuronlabel import probe
+    from neuronlabel.evidence import compute_evidence
+    from neuronlabel.labeling import output_layers
+
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18().train()
+    result = probe(net, TensorSource(_colour_photos()), ["avgpool", "fc", "layer4"], k=5, progress=False)
+    assert output_layers(net, result) == ["fc"] and net.training          # the user's mode is left as it was
+    units = {"fc": list(range(0, 1000, 50)), "avgpool": list(range(0, 512, 32))}
+    mean = compute_evidence(result, units, scorers=["object"])
+    both = compute_evidence(result, units, scorers=["object"], output_layers=["fc", "avgpool"])
+    only = compute_evidence(result, units, scorers=["object"], output_layers=["fc"])
+    for key in mean:
+        expected = both[key] if key[0] == "fc" else mean[key]
+        assert (only[key].best_object, [i.score for i in only[key].items]) == \
+            (expected.best_object, [i.score for i in expected.items])
+    for layer in units:                       # on both layers the joint names some unit otherwise than the mean
+        assert any(both[key].best_object != mean[key].best_object for key in mean if key[0] == layer), layer

@@ -94,11 +94,14 @@ class _Priors:
 
 def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[Sequence[str]] = None,
                      mode: str = "mix", images: Optional[tuple] = None, encoded=None, device=None,
-                     unit_chunk: int = 64) -> dict:
+                     unit_chunk: int = 64, output_layers: Sequence[str] = ()) -> dict:
     """``{(layer, unit): UnitEvidence}`` for the units of a probe result (``units``: ``{layer: [unit, ...]}``,
     default all). ``images``: :func:`neuronlabel.labeling.exemplar_images` if fetched already;
     ``encoded``: the captioner's encoding of those images, reused when it holds Lite0's
     ``blocks.6`` and ``bn2``. ``scorers`` defaults to all that are installed.
+    ``output_layers``: layers without a spatial map that are the network's output (class logits,
+    :func:`neuronlabel.labeling.output_layers`; ``label_model`` finds them): their units are
+    named by the object their exemplars support jointly (:func:`joint`), the others' by the mean.
     """
     from ..labeling import exemplar_images
     from .imagenet import MODES
@@ -126,13 +129,14 @@ def compute_evidence(result, units: Optional[dict] = None, *, scorers: Optional[
     for layer, chosen in units.items():
         ex = result[layer]
         spatial = tuple(ex.maps.shape[-2:]) != (1, 1)
+        together = not spatial and layer in output_layers
         raw = []
         for lo in range(0, len(chosen), unit_chunk):
             part = list(chosen[lo: lo + unit_chunk])
             scores, thresholds = ex.scores[part].cpu(), ex.thresholds[part].cpu()
             raw.append(_raw_chunk(feats, feats.rows(ex.ids[part].cpu()), ex.coverage(units=part, grid=(GRID, GRID)).cpu(),
                                   tree, head, cover, face, mode, excess(scores, thresholds),
-                                  None if spatial else excess(scores, thresholds, 1.0)))
+                                  excess(scores, thresholds, 1.0) if together else None))
         raw = {key: torch.cat([r[key] for r in raw]) for key in raw[0]} if raw else {}
         hub = hubness(ex.ids, result.num_images or len(ids))[list(chosen)]
         for u, ev in zip(chosen, _items(raw, priors, tree, head, layer_prior=len(chosen) >= LAYER_PRIOR_UNITS,
@@ -251,8 +255,9 @@ def _prior(image_prior: Tensor, unit_means: Tensor, layer_prior: bool) -> Tensor
 def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> list:
     """Each unit's :class:`UnitEvidence`. The object named (``best_object``) is the most specific node
     holding :data:`~neuronlabel.evidence.imagenet.MASS` of the exemplars' mean mass or, where ``raw``
-    holds their joint mass (layers without a spatial map, whose exemplars are whole images), of the
-    mass they support jointly (:func:`joint`), which then is also that item's score (not the confidence's)."""
+    holds their joint mass (the network's output layers without a spatial map: class units, whose
+    exemplars are whole images), of the mass they support jointly (:func:`joint`), which then is also
+    that item's score (not the confidence's)."""
     if not raw:
         return []
     U = raw["dead"].shape[0]
