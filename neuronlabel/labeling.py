@@ -330,7 +330,7 @@ def _evidence(net: nn.Module, result: ProbeResult, chosen: Optional[dict], image
 
 def output_layers(net: nn.Module, result: ProbeResult) -> list:
     """The probed layers without a spatial map whose output is the network's output (its class logits),
-    found by running one probe image through ``net`` with the layers hooked.
+    found by running one probe image through ``net`` with the layers hooked (none when that fails).
 
     >>> import torchvision
     >>> from neuronlabel import probe
@@ -353,6 +353,8 @@ def output_layers(net: nn.Module, result: ProbeResult) -> list:
     try:
         with torch.inference_mode(), capture(net, flat, lambda name, out: seen.__setitem__(name, out)):
             y = net(x)
+    except (RuntimeError, ValueError, TypeError):
+        return []                      # a network that takes no single probe image: no layer is named jointly
     finally:
         net.train(was_training)
     same = lambda out: isinstance(out, torch.Tensor) and isinstance(y, torch.Tensor) and out.shape == y.shape \

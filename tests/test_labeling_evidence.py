@@ -101,3 +101,22 @@ def test_only_the_networks_output_layer_is_named_by_joint_support():
             (expected.best_object, [i.score for i in expected.items])
     for layer in units:                       # on both layers the joint names some unit otherwise than the mean
         assert any(both[key].best_object != mean[key].best_object for key in mean if key[0] == layer), layer
+
+
+def test_a_network_that_refuses_one_image_has_no_output_layer_and_keeps_its_mode():
+    from neuronlabel import probe
+    from neuronlabel.labeling import output_layers
+
+    class PairsOnly(torch.nn.Module):                # e.g. a network whose forward needs a batch of two
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 4)
+
+        def forward(self, x):
+            if x.shape[0] < 2:
+                raise RuntimeError("expected a batch of at least 2")
+            return self.fc(x.mean(dim=(2, 3)))
+
+    net = PairsOnly().train()
+    result = probe(net, torch.rand(6, 3, 8, 8), ["fc"], k=2, batch_size=3, progress=False)
+    assert output_layers(net, result) == [] and net.training
