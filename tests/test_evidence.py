@@ -453,3 +453,28 @@ def test_whole_image_units_are_named_by_what_their_exemplars_support_jointly():
     assert named.score == pytest.approx(float(tree.lifted(tree.mass(both[None]), priors.object)[0, tree.row[golden]]))
     assert jointly.items[0].concept == golden
     assert jointly.confidence == pytest.approx(alone.confidence)     # the joint names, it does not convince
+
+
+def test_mtcnn_with_channels_last_pools_finds_the_same_faces():
+    if not faces.available():
+        pytest.skip("facenet-pytorch is not installed")
+    import skimage.data
+    from facenet_pytorch import MTCNN
+
+    pool = faces._ChannelsLastMaxPool(3, 2, ceil_mode=True)
+    x = torch.randn(4, 10, 23, 23)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        y = pool(x.contiguous(memory_format=layout))
+        assert torch.equal(y, torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True))
+        assert y.is_contiguous(memory_format=layout)
+    photos = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee()]
+    rgb = torch.stack([torch.nn.functional.interpolate(torch.from_numpy(p).permute(2, 0, 1)[None].float(),
+                                                       size=(224, 224), mode="area")[0].round().permute(1, 2, 0)
+                       for p in photos])
+    fast = faces.detector(None, 32)
+    assert any(type(m) is faces._ChannelsLastMaxPool for m in fast.modules())
+    got, want = fast.detect(rgb), MTCNN(keep_all=True, min_face_size=32).detect(rgb)
+    assert got[0][0] is not None and len(got[0][0]) >= 1                # the astronaut's face
+    for a, b in zip(got, want):
+        assert [None if v is None else np.asarray(v).tolist() for v in a] == \
+            [None if v is None else np.asarray(v).tolist() for v in b]

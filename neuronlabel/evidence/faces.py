@@ -56,8 +56,27 @@ def detector(device=None, min_face: int = 20):
             from facenet_pytorch import MTCNN
         except ImportError as err:
             raise MissingDependencyError(f"face evidence needs facenet-pytorch's MTCNN detector: {PIP}") from err
-        _DETECTOR[key] = MTCNN(keep_all=True, device=device, min_face_size=int(min_face))
+        _DETECTOR[key] = _channels_last_pools(MTCNN(keep_all=True, device=device, min_face_size=int(min_face)))
     return _DETECTOR[key]
+
+
+class _ChannelsLastMaxPool(torch.nn.MaxPool2d):
+    """``nn.MaxPool2d`` that pools in channels-last memory and hands back the input's layout: the same
+    values (a maximum is exact), 3-6x faster on CPU for MTCNN's few-channel maps."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        y = super().forward(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
+        return y.contiguous(memory_format=torch.channels_last if last else torch.contiguous_format)
+
+
+def _channels_last_pools(mtcnn):
+    """``mtcnn`` with the max pools of its three networks made :class:`_ChannelsLastMaxPool` (a third of
+    its time on CPU went to pooling channels-first maps); detections are unchanged."""
+    for module in mtcnn.modules():
+        if type(module) is torch.nn.MaxPool2d:
+            module.__class__ = _ChannelsLastMaxPool
+    return mtcnn
 
 
 @torch.no_grad()

@@ -152,12 +152,33 @@ def mask_counts(maps: torch.Tensor, thresholds: torch.Tensor, size, grid, step: 
     flat = maps.reshape(u * k, h, w).float()
     limits = thresholds.float().repeat_interleave(k)
     out = torch.empty((u * k, g0, g1), dtype=torch.int32, device=maps.device)
+    packed = (W // g1) % 8 == 0 and H // g0 <= 31
     for lo in range(0, u * k, step):
         part = flat[lo:lo + step]
         n = part.shape[0]
         up = F.interpolate(part.unsqueeze(0), size=(H, W), mode="bilinear", align_corners=False)[0]
         above = (up > limits[lo:lo + step, None, None]).view(torch.uint8)
-        rows = above.view(n, H, g1, W // g1).sum(-1, dtype=torch.int32)
-        out[lo:lo + n] = rows.view(n, g0, H // g0, g1).sum(2, dtype=torch.int32)
+        if packed:
+            out[lo:lo + n] = _packed_counts(above, g0, g1)
+        else:
+            rows = above.view(n, H, g1, W // g1).sum(-1, dtype=torch.int32)
+            out[lo:lo + n] = rows.view(n, g0, H // g0, g1).sum(2, dtype=torch.int32)
     return out.view(u, k, g0, g1)
+
+
+def _packed_counts(above: torch.Tensor, g0: int, g1: int) -> torch.Tensor:
+    """Cell counts ``[n, g0, g1]`` of 0/1 bytes ``above`` ``[n, H, W]`` whose cells are a multiple of 8 bytes
+    wide and at most 31 rows high: the bytes are read 8 at a time as int64 words, a cell's rows are
+    added word by word (no byte exceeds 31) and each word's 8 bytes are summed by shifts (exact).
+
+    >>> a = torch.zeros(1, 2, 16, dtype=torch.uint8); a[0, :, 3] = 1; a[0, 1, 9:12] = 1
+    >>> _packed_counts(a, 1, 2).tolist()
+    [[[2, 3]]]
+    """
+    n, H, W = above.shape
+    words = above.view(torch.int64).view(n, g0, H // g0, W // 8).sum(2)
+    words = words + (words >> 8)
+    words = words + (words >> 16)
+    words = (words + (words >> 32)) & 0xFF
+    return words.view(n, g0, g1, W // g1 // 8).sum(-1, dtype=torch.int32)
 
