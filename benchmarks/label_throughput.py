@@ -11,7 +11,9 @@ ResNet-50 (random weights, seed 0) layer1..layer4 (3840 units). The probe set is
 ``--images`` photos of ``--data`` (default ../shared/data/imagenet-sample-256), decoded and
 preprocessed once with the network's own data config before any timing, so every figure
 below is model and labelling work only, never JPEG decoding. "bare forward" is the same
-images through the same network, batch 64, under ``torch.inference_mode()``, no hooks.
+images through the same network, batch 64, under ``torch.inference_mode()``, no hooks, timed
+just before and just after the ``label_model`` call and averaged (on a shared machine one bare
+pass can differ from the next by 20 %; both are in the JSON).
 "probe", "captioning" and "evidence + report" are the stages of one ``label_model`` call
 (the bundled captioner, loaded and warmed before timing; the evidence stage is on, as by
 default); "total" is that call's wall time.
@@ -106,7 +108,7 @@ def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | No
     cap.encode(torch.rand(2, 3, 224, 224))
     _bare(net, x[:batch_size], batch_size)
     cpu = time.process_time()
-    bare = _bare(net, x, batch_size)
+    bare_before = _bare(net, x, batch_size)
     bare_cpu = time.process_time() - cpu
     kwargs = {"threads": threads} if threads and "threads" in inspect.signature(label_model).parameters else {}
     if fast:
@@ -114,11 +116,14 @@ def measure_row(row: str, n: int, data: Path, batch_size: int, threads: int | No
     t, cpu = time.perf_counter(), time.process_time()
     report = label_model(net, ROWS[row][1], source, captioner=cap, batch_size=batch_size, progress=False, **kwargs)
     total, total_cpu = time.perf_counter() - t, time.process_time() - cpu
+    bare_after = _bare(net, x, batch_size)
+    bare = (bare_before + bare_after) / 2
     seconds = report.meta["seconds"]
     probe_s, caption_s, evidence_s = seconds["probe"], seconds["caption"], seconds.get("evidence", 0.0)
     labels = {f"{u.layer}:{u.unit}": u.label for u in report.units}
     return {"row": row, "units": len(labels), "images": len(x), "threads": torch.get_num_threads(),
-            "bare_s": round(bare, 2), "probe_s": probe_s, "caption_report_s": round(total - probe_s, 2),
+            "bare_s": round(bare, 2), "bare_before_s": round(bare_before, 2), "bare_after_s": round(bare_after, 2),
+            "probe_s": probe_s, "caption_report_s": round(total - probe_s, 2),
             "caption_s": caption_s, "evidence_s": evidence_s,
             "report_s": round(total - probe_s - caption_s - evidence_s, 2), "total_s": round(total, 2),
             "caption_only_over_probe": round(caption_s / probe_s, 3), "probe_over_bare": round(probe_s / bare, 3),
