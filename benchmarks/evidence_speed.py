@@ -6,8 +6,8 @@
   (the same networks with channels-last max pools) over ``--images`` ImageNet-sample photos at
   224 x 224, the batches and minimum face size that :func:`~neuronlabel.evidence.faces.detect` uses;
   every box and probability must be equal;
-* mask counts: :func:`neuronlabel.probing.exemplars.mask_counts` against the same upsampling with
-  the cells summed byte by byte (the code before the packed sums), for random ``[units, 15, h, h]``
+* mask counts: :func:`neuronlabel.probing.exemplars.mask_counts` with the cells' bytes summed 8 at a
+  time against ``packed=False`` (byte by byte, the code before), for random ``[units, 15, h, h]``
   maps of ResNet-50's layer1..layer4 sizes onto the 28 x 28 grid; the counts must be equal.
 
 Rounds alternate (``--repeats``); the medians are printed.
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-256"
 
@@ -43,21 +42,6 @@ def _detect_all(mtcnn, rgb: torch.Tensor, batch: int = 32) -> list:
 def _same_faces(a: list, b: list) -> bool:
     flat = lambda runs: [None if v is None else np.asarray(v).tolist() for boxes, probs in runs for v in (*boxes, *probs)]
     return flat(a) == flat(b)
-
-
-def _bytewise_counts(maps, thresholds, size, grid, step: int = 128) -> torch.Tensor:
-    u, k, h, w = maps.shape
-    (H, W), (g0, g1) = size, grid
-    flat, limits = maps.reshape(u * k, h, w).float(), thresholds.float().repeat_interleave(k)
-    out = torch.empty((u * k, g0, g1), dtype=torch.int32)
-    for lo in range(0, u * k, step):
-        part = flat[lo:lo + step]
-        n = part.shape[0]
-        up = F.interpolate(part.unsqueeze(0), size=(H, W), mode="bilinear", align_corners=False)[0]
-        above = (up > limits[lo:lo + step, None, None]).view(torch.uint8)
-        rows = above.view(n, H, g1, W // g1).sum(-1, dtype=torch.int32)
-        out[lo:lo + n] = rows.view(n, g0, H // g0, g1).sum(2, dtype=torch.int32)
-    return out.view(u, k, g0, g1)
 
 
 def _timed(f):
@@ -97,7 +81,7 @@ def main() -> None:
         thr = torch.rand(units, generator=g) + 0.5
         old, new = [], []
         for _ in range(args.repeats):
-            t, a = _timed(lambda: _bytewise_counts(maps, thr, (224, 224), (28, 28)))
+            t, a = _timed(lambda: mask_counts(maps, thr, (224, 224), (28, 28), packed=False))
             old.append(t)
             t, b = _timed(lambda: mask_counts(maps, thr, (224, 224), (28, 28)))
             new.append(t)

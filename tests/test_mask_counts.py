@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from neuronlabel.errors import InputError
-from neuronlabel.probing.exemplars import Exemplars
+from neuronlabel.probing.exemplars import Exemplars, mask_counts
 
 
 def _exemplars(units, k, map_size, image_size, seed):
@@ -42,3 +42,11 @@ def test_a_grid_that_does_not_tile_the_image_is_refused_or_pooled_unevenly():
         ex.mask_counts(grid=(3, 3))
     masks = ex.masks().float().view(4, 1, 10, 10)
     assert torch.equal(ex.coverage(grid=(3, 3)), F.adaptive_avg_pool2d(masks, 3).view(2, 2, 3, 3))
+
+
+@pytest.mark.parametrize("map_size, image_size, grid", [((7, 7), (224, 224), (28, 28)), ((3, 5), (16, 48), (2, 3))])
+def test_packed_cell_sums_equal_byte_by_byte_sums(map_size, image_size, grid):
+    ex = _exemplars(6, 3, map_size, image_size, seed=7)
+    packed = mask_counts(ex.maps, ex.thresholds, image_size, grid)
+    assert torch.equal(packed, mask_counts(ex.maps, ex.thresholds, image_size, grid, packed=False))
+    assert int(packed.sum()) > 0

@@ -137,7 +137,8 @@ def pow2_blocks(size, grid) -> bool:
     return all(s % g == 0 and (s // g) & (s // g - 1) == 0 for s, g in zip(size, grid))
 
 
-def mask_counts(maps: torch.Tensor, thresholds: torch.Tensor, size, grid, step: int = 128) -> torch.Tensor:
+def mask_counts(maps: torch.Tensor, thresholds: torch.Tensor, size, grid, step: int = 128,
+                packed: Optional[bool] = None) -> torch.Tensor:
     """Per map ``[U, k, h, w]``, the pixels of ``upsample(map, size) > threshold`` (thresholds ``[U]``,
     bilinear as :meth:`Exemplars.masks`) in each cell of ``grid``, ``[U, k, g, g]`` int32.
 
@@ -146,24 +147,30 @@ def mask_counts(maps: torch.Tensor, thresholds: torch.Tensor, size, grid, step: 
 
     ``grid`` must divide ``size``. Masks are made ``step`` maps at a time, all maps of a step
     upsampled as the channels of one image (the same values as one map at a time, faster).
+    The cells are summed 8 bytes at a time (:func:`_packed_counts`) where their shape allows it;
+    ``packed=False`` sums them byte by byte (the same counts, slower).
     """
     u, k, h, w = maps.shape
     (H, W), (g0, g1) = (int(size[0]), int(size[1])), (int(grid[0]), int(grid[1]))
     flat = maps.reshape(u * k, h, w).float()
     limits = thresholds.float().repeat_interleave(k)
     out = torch.empty((u * k, g0, g1), dtype=torch.int32, device=maps.device)
-    packed = (W // g1) % 8 == 0 and H // g0 <= 31
+    fits = (W // g1) % 8 == 0 and H // g0 <= 31
+    count = _packed_counts if (fits if packed is None else packed and fits) else _bytewise_counts
     for lo in range(0, u * k, step):
         part = flat[lo:lo + step]
         n = part.shape[0]
         up = F.interpolate(part.unsqueeze(0), size=(H, W), mode="bilinear", align_corners=False)[0]
         above = (up > limits[lo:lo + step, None, None]).view(torch.uint8)
-        if packed:
-            out[lo:lo + n] = _packed_counts(above, g0, g1)
-        else:
-            rows = above.view(n, H, g1, W // g1).sum(-1, dtype=torch.int32)
-            out[lo:lo + n] = rows.view(n, g0, H // g0, g1).sum(2, dtype=torch.int32)
+        out[lo:lo + n] = count(above, g0, g1)
     return out.view(u, k, g0, g1)
+
+
+def _bytewise_counts(above: torch.Tensor, g0: int, g1: int) -> torch.Tensor:
+    """Cell counts ``[n, g0, g1]`` of 0/1 bytes ``above`` ``[n, H, W]``, summed byte by byte."""
+    n, H, W = above.shape
+    rows = above.view(n, H, g1, W // g1).sum(-1, dtype=torch.int32)
+    return rows.view(n, g0, H // g0, g1).sum(2, dtype=torch.int32)
 
 
 def _packed_counts(above: torch.Tensor, g0: int, g1: int) -> torch.Tensor:
