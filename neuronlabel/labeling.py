@@ -449,7 +449,7 @@ def build_report(result: ProbeResult, described: dict, captioner, attributed: di
                      "mean_top_k": float(finite.mean()) if finite.numel() else float("nan"),
                      "threshold_error": float(errors[u]), "nonfinite_values": int(nonfinite[u]),
                      "mean": float(means[u])}
-            found = report_fields((evidence or {}).get((layer, u)))
+            found = report_fields((evidence or {}).get((layer, u)), label=candidates[0][0] if candidates else "")
             flags += found.pop("flags")
             units.append(UnitLabel(layer, u, candidates[0][0] if candidates else "", candidates=candidates,
                                    exemplar_ids=exemplar_ids[u].tolist(),

@@ -478,3 +478,45 @@ def test_mtcnn_with_channels_last_pools_finds_the_same_faces():
     for a, b in zip(got, want):
         assert [None if v is None else np.asarray(v).tolist() for v in a] == \
             [None if v is None else np.asarray(v).tolist() for v in b]
+
+
+def test_a_labels_confidence_is_its_own_support_not_the_best_items():
+    from neuronlabel.evidence.labels import label_confidence, report_fields
+
+    inv = Inventory.load()
+    warplane = inv.imagenet_wnid(895)
+    ev = _ev(("n03183080", "object", "devices", 0.65), (warplane, "object", "warplanes", 0.34),
+             ("colour:blue", "colour", "blue", 0.16), best=warplane)
+    assert ev.confidence == 0.65 and not ev.uncertain
+    assert label_confidence("warplanes", ev) == pytest.approx(0.34)      # not the 0.65 of "devices"
+    assert label_confidence("aircraft", ev) == pytest.approx(0.34 * 0.8)  # a wider word: credited as the rerank does
+    assert label_confidence("blue", ev) == pytest.approx(0.16)
+    assert report_fields(ev, label="blue")["flags"] == ["uncertain"]      # the evidence is strong, the label is not
+    assert report_fields(ev, label="warplanes") == {"confidence": pytest.approx(0.34), "evidence": ev.items,
+                                                    "flags": []}
+    assert report_fields(ev)["confidence"] == 0.65                      # without a label: the evidence's
+    assert label_confidence("reptiles", ev) == 0.0 and label_confidence("", ev) == 0.0
+    assert label_confidence("clocks", ev) == pytest.approx(0.3 * 0.65)    # narrower than "devices": a third of it
+    # the agreed node is credited with its own score, not its ancestors' (a ranking device of the rerank)
+    dogs = _ev(("n00015388", "object", "animals", 0.9), ("n02084071", "object", "dogs", 0.5), best="n02084071")
+    assert agreement("dogs", dogs) == pytest.approx(0.9) and label_confidence("dogs", dogs) == pytest.approx(0.5)
+    # a dead or hub unit keeps its scale; an uncertain unit never reads more confident than its evidence
+    dead = UnitEvidence("fc", 0, ev.items, 0.0, best_object=warplane, scale=0.0)
+    assert label_confidence("warplanes", dead) == 0.0 and report_fields(dead, label="warplanes")["flags"] == ["uncertain"]
+    hub = UnitEvidence("fc", 0, ev.items, 0.65 * 0.5, best_object=warplane, scale=0.5)
+    assert label_confidence("warplanes", hub) == pytest.approx(0.17)
+    weak = UnitEvidence("fc", 0, ev.items, 0.1, best_object=warplane)
+    assert weak.uncertain and label_confidence("warplanes", weak) == pytest.approx(0.1)
+    assert UnitEvidence.from_dict(hub.to_dict()).scale == 0.5 and "scale" not in ev.to_dict()
+
+
+def test_colour_and_texture_adjectives_do_not_repeat_their_noun():
+    inv = Inventory.load()
+    orange = inv.imagenet_wnid(950)
+    ev = _ev((orange, "object", "oranges", 0.7), ("colour:orange", "colour", "orange", 0.5), best=orange)
+    assert "orange oranges" not in [p for p, _ in candidate_phrases(ev)]
+    leopard = inv.imagenet_wnid(288)
+    ev = _ev((leopard, "object", "leopards", 0.7), ("texture:leopard", "texture", "leopard print", 0.5),
+             ("colour:yellow", "colour", "yellow", 0.3), best=leopard)
+    phrases = [p for p, _ in candidate_phrases(ev)]
+    assert "leopard-print leopards" not in phrases and "yellow leopards" in phrases

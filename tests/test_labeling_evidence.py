@@ -35,6 +35,18 @@ def test_evidence_names_colour_units_and_flags_the_dead_one(reports):
     assert {"red", "blue", "stripes", "faces"} <= set(report.meta["vocabulary"])
 
 
+def test_the_reported_confidence_is_the_labels_support(reports):
+    from neuronlabel.evidence import UNCERTAIN, compute_evidence
+    from neuronlabel.evidence.labels import label_confidence
+
+    report, _ = reports
+    evidence = compute_evidence(report.probe_result)
+    for u in report.units:
+        ev = evidence[(u.layer, u.unit)]
+        assert u.confidence == pytest.approx(label_confidence(u.label, ev), abs=1e-6)
+        assert ("uncertain" in u.flags) == (ev.uncertain or u.confidence < UNCERTAIN)
+
+
 def test_without_evidence_the_captioner_labels_alone(reports):
     report, without = reports
     for u in without.units:

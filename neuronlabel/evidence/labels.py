@@ -18,6 +18,7 @@ evidence phrases).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Optional, Sequence
@@ -25,8 +26,8 @@ from typing import Optional, Sequence
 from ..captioner.everyday import cased, plain
 from ..captioner.hygiene import problem, repair
 from .phrases import candidate_phrases
-from .rerank import rerank
-from .unit_evidence import UnitEvidence
+from .rerank import agreement, rerank
+from .unit_evidence import UNCERTAIN, UnitEvidence
 
 DANGLING = frozenset("""and or of the a an with on in to at by for from both as near above below next colored
 coloured upper lower left right well either its their""".split())
@@ -117,14 +118,41 @@ def apply_evidence(described: dict, evidence: dict, *, rerank_candidates: bool =
             for key in keys}
 
 
-def report_fields(ev: Optional[UnitEvidence], top: int = 8) -> dict:
-    """The :class:`~neuronlabel.report.UnitLabel` fields a unit's evidence fills: ``confidence``,
-    ``evidence`` (the best ``top`` items) and the flag ``"uncertain"``.
+def label_confidence(label: str, ev: Optional[UnitEvidence]) -> float:
+    """How much a unit's evidence supports the label it was given: the label's agreement with the evidence
+    (:func:`~neuronlabel.evidence.rerank.agreement`) times what the unit's confidence keeps of its scores
+    (``ev.scale``: 0 for a dead unit, less than 1 when its exemplars are the layer's hub images); for a unit
+    the evidence stage flags uncertain, at most its evidence confidence. NaN without evidence.
+
+    A label says one thing; the evidence's best item may say another ("warplanes" named by a unit whose
+    best-supported item is "equipment"), so the label's own support, not the best item's, is its confidence;
+    objects are credited with their score (lifted mass), not their rank, and the node most exemplars
+    agree on with its own score, not its ancestors' (the rerank's ways to prefer the specific name).
+
+    >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
+    >>> ev = UnitEvidence("fc", 0, [EvidenceItem("colour:red", "colour", "red", 0.6),
+    ...                             EvidenceItem("texture:striped", "texture", "stripes", 0.3)], 0.6)
+    >>> label_confidence("red", ev), label_confidence("stripes", ev), label_confidence("clocks", ev)
+    (0.6, 0.3, 0.0)
+    """
+    if ev is None:
+        return math.nan
+    # the label's own support: without the rerank's credit of the agreed node with its ancestors' scores
+    value = agreement(label, dataclasses.replace(ev, best_object=None), ranks=False) * float(ev.scale) if label else 0.0
+    return round(min(value, float(ev.confidence)) if ev.uncertain else value, 4)
+
+
+def report_fields(ev: Optional[UnitEvidence], top: int = 8, label: Optional[str] = None) -> dict:
+    """The :class:`~neuronlabel.report.UnitLabel` fields a unit's evidence fills: ``confidence`` (of
+    ``label`` when given, :func:`label_confidence`; else the evidence's), ``evidence`` (the best ``top``
+    items) and the flag ``"uncertain"`` (the evidence's, or a label confidence below
+    :data:`~neuronlabel.evidence.unit_evidence.UNCERTAIN`).
 
     >>> report_fields(None)
     {'confidence': nan, 'evidence': [], 'flags': []}
     """
     if ev is None:
         return {"confidence": math.nan, "evidence": [], "flags": []}
-    return {"confidence": float(ev.confidence), "evidence": list(ev.items[:top]),
-            "flags": ["uncertain"] if ev.uncertain else []}
+    confidence = float(ev.confidence) if label is None else label_confidence(label, ev)
+    uncertain = ev.uncertain or not confidence >= UNCERTAIN
+    return {"confidence": confidence, "evidence": list(ev.items[:top]), "flags": ["uncertain"] if uncertain else []}

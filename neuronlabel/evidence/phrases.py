@@ -114,11 +114,11 @@ def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -
             add("faces of people", min(face.score, people.score))
     if texture is not None:
         adjective, phrase = TEXTURES[texture.concept.split(":", 1)[1]][2], texture.name
-        if obj is not None and min(obj[2], texture.score) >= COMPOSE_MIN:
+        if obj is not None and min(obj[2], texture.score) >= COMPOSE_MIN and not redundant(adjective, obj[1]):
             add(f"{adjective} {obj[1]}", min(obj[2], texture.score))
         add(phrase, texture.score)
     if colour is not None:
-        if obj is not None and min(obj[2], colour.score) >= COMPOSE_MIN:
+        if obj is not None and min(obj[2], colour.score) >= COMPOSE_MIN and not redundant(colour.name, obj[1]):
             add(f"{colour.name} {obj[1]}", min(obj[2], colour.score))
         if texture is not None and min(texture.score, colour.score) >= COMPOSE_MIN:
             add(f"{colour.name} {texture.name}", min(texture.score, colour.score))
@@ -129,6 +129,17 @@ def candidate_phrases(ev: UnitEvidence, inventory: Optional[Inventory] = None) -
         if item.kind == "object" and not inv.is_generic(item.concept) and inv.concept(item.concept).everyday:
             add(item.name, item.score)
     return sorted(out, key=lambda ps: -ps[1])
+
+
+def redundant(adjective: str, noun: str) -> bool:
+    """Whether an adjective only repeats its noun ("orange oranges", "leopard-print leopards",
+    "black black widows"): a word of the adjective begins a word of the noun.
+
+    >>> redundant("orange", "oranges"), redundant("leopard-print", "leopards"), redundant("red", "cars")
+    (True, True, False)
+    """
+    nouns = re.findall(r"[a-z]+", noun.lower())
+    return any(n.startswith(a) for a in re.findall(r"[a-z]{3,}", adjective.lower()) for n in nouns)
 
 
 def everyday(item: EvidenceItem, inventory: Optional[Inventory] = None) -> bool:

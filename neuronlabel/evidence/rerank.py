@@ -45,18 +45,21 @@ left right above below over under beneath higher lower side background""".split(
 _OTHER = re.compile(r"^(.+?) and other (.+)$")
 
 
-def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
+def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None, ranks: bool = True) -> float:
     """How much the evidence supports one named concept (see the module docstring).
 
     >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
     >>> ev = UnitEvidence("fc", 0, [EvidenceItem("n02099601", "object", "golden retrievers", 0.5)], 0.5)
     >>> credit("n02084071", ev), credit("n02099601", ev)                     # dogs, golden retriever
     (0.4, 0.5)
+
+    ``ranks``: object items credit their rank (to order candidates: a class beats its genus at equal
+    mass); without, their score (how much the exemplars show the concept, for a confidence).
     """
     inv = inventory or Inventory.load()
     best = 0.0
     for item in ev.items:
-        value = item.rank if item.kind == "object" else item.score     # a class beats its genus at equal mass
+        value = item.rank if item.kind == "object" and ranks else item.score
         if item.concept == concept:
             best = max(best, value)
         elif item.kind == "object" and concept in inv and inv.concept(concept).kind == "object":
@@ -78,8 +81,9 @@ def _ancestors(inv: Inventory, concept: str) -> frozenset:
     return _ANCESTORS[key]
 
 
-def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None) -> float:
-    """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept).
+def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None, ranks: bool = True) -> float:
+    """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept;
+    ``ranks``: see :func:`credit`).
 
     "A and other B" says B of every exemplar and A of the strongest: it scores the better
     agreement of the two plus :data:`LEADING` times the other's.
@@ -87,14 +91,14 @@ def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     inv = inventory or Inventory.load()
     leading = _OTHER.match(text)
     if leading:
-        kind, rest = agreement(leading.group(1), ev, inv), agreement(leading.group(2), ev, inv)
+        kind, rest = agreement(leading.group(1), ev, inv, ranks), agreement(leading.group(2), ev, inv, ranks)
         if kind > 0 and rest > 0:
             return round(min(1.0, max(kind, rest) + LEADING * min(kind, rest)), 4)
         return round(0.5 * max(kind, rest), 4)
     groups = inv.find_groups(text)
     if not groups:
         return 0.0
-    credits = [max(credit(c, ev, inv) for c in ids) for _, ids in groups]
+    credits = [max(credit(c, ev, inv, ranks) for c in ids) for _, ids in groups]
     named = {w for phrase, _ in groups for w in phrase.split()}
     claims = sum(w in QUALIFIERS and w not in named for w in re.findall(r"[a-z]+", text.lower()))
     keep = (1 - QUALIFIER) ** min(claims, 2) if ev.spatial else float(claims == 0)

@@ -323,8 +323,8 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> lis
         items = _dedupe(sorted((i for i in lists[u] if i.score >= MIN_SCORE), key=lambda i: -i.rank))[:TOP]
         factor = min(1.0, HUB / float(hub[u])) if layer_prior and float(hub[u]) > 0 else 1.0
         best = max((i.score if i.kind != "object" else min(i.score, plain[u]) for i in items), default=0.0)
-        confidence = 0.0 if float(raw["dead"][u]) > 0.5 else best * factor
-        out.append(UnitEvidence("", 0, items, confidence, best_object=best_object[u]))
+        scale = 0.0 if float(raw["dead"][u]) > 0.5 else factor
+        out.append(UnitEvidence("", 0, items, best * scale, best_object=best_object[u], scale=scale))
     return out
 
 

@@ -73,6 +73,7 @@ class UnitEvidence:
     uncertain: Optional[bool] = None
     best_object: Optional[str] = None     # the most specific WordNet node most exemplars agree on
     spatial: bool = True                  # False where the layer has no spatial map (a 1x1 output: logits)
+    scale: float = 1.0                    # what a confidence keeps of an evidence score: 0 dead, < 1 hub units
 
     def __post_init__(self) -> None:
         if self.uncertain is None:
@@ -96,7 +97,8 @@ class UnitEvidence:
     def to_dict(self) -> dict:
         return {"items": [i.to_list() for i in self.items], "confidence": _r(self.confidence),
                 "uncertain": bool(self.uncertain), "best_object": self.best_object,
-                **({} if self.spatial else {"spatial": False})}
+                **({} if self.spatial else {"spatial": False}),
+                **({} if self.scale == 1.0 else {"scale": _r(self.scale)})}
 
     @classmethod
     def from_dict(cls, d: dict, layer: str = "", unit: int = 0) -> "UnitEvidence":
@@ -105,4 +107,4 @@ class UnitEvidence:
         conf = d.get("confidence")
         return cls(layer, unit, [EvidenceItem.from_list(r) for r in d.get("items", [])],
                    float(conf) if conf is not None else math.nan, bool(d.get("uncertain", True)),
-                   d.get("best_object"), bool(d.get("spatial", True)))
+                   d.get("best_object"), bool(d.get("spatial", True)), float(d.get("scale", 1.0)))
