@@ -266,6 +266,22 @@ def share(flags: Sequence[bool]) -> Optional[float]:
     return float(np.mean(flags)) if len(flags) else None
 
 
+def auroc(right: Sequence[bool], confidence: Sequence[float]) -> Optional[float]:
+    """How well a confidence ranks right labels above wrong ones: the chance that a random right label's
+    confidence beats a random wrong one's (ties count half; the area under the ROC curve), None
+    without both kinds or with a NaN confidence.
+
+    >>> auroc([True, True, False], [0.9, 0.5, 0.5]), auroc([True, False], [0.1, 0.9]), auroc([True], [1.0])
+    (0.75, 0.0, None)
+    """
+    y = np.asarray(right, bool)
+    c = np.asarray(confidence, float)
+    if y.all() or not y.any() or not np.isfinite(c).all():
+        return None
+    wins = (c[y][:, None] > c[~y][None, :]).sum() + 0.5 * (c[y][:, None] == c[~y][None, :]).sum()
+    return float(wins / (y.sum() * (~y).sum()))
+
+
 def class_photo_shares(ids: Sequence[Sequence[int]], classes: Sequence[Optional[int]]) -> dict:
     """How often final-layer unit ``u``'s own class photo is its top exemplar, and among its exemplars:
     what any exemplar-based labeller can see (``ids`` [U, k], -1 = none; ``classes[i]``: photo i's class).

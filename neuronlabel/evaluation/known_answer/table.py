@@ -40,6 +40,12 @@ def markdown(result: dict) -> str:
             if seen:
                 lines.append(f"| final layer: its class photo is the top exemplar; among the exemplars (what the "
                              f"exemplars can show) | {seen['units']} | {_pct(seen['top'])}; {_pct(seen['any'])} | - | - | - |")
+            conf = s.get("final_confidence") if key == "final_cosine" else None
+            if conf:
+                num = lambda x: "-" if x is None else f"{x:.3f}"
+                lines.append(f"| final layer: AUROC of the confidence for a right label (class or close hypernym; "
+                             f"exact class); units flagged uncertain | {conf['units']} | {num(conf['hypernym'])}; "
+                             f"{num(conf['exact'])}; {_pct(conf['uncertain'])} | - | - | - |")
         lang = s.get("language")
         if lang:
             lines.append(f"| labels with an uncommon word | {lang['units']} | {_pct(lang['uncommon'])} | - | - | "
