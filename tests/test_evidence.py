@@ -520,3 +520,24 @@ def test_colour_and_texture_adjectives_do_not_repeat_their_noun():
              ("colour:yellow", "colour", "yellow", 0.3), best=leopard)
     phrases = [p for p, _ in candidate_phrases(ev)]
     assert "leopard-print leopards" not in phrases and "yellow leopards" in phrases
+
+
+def test_a_label_shown_by_few_exemplars_is_supported_less():
+    """Two red photos among 40 gray ones: the red unit's other 8 exemplars are gray noise. The activation
+    weights make the unit red (share ~0.95); only 2 of its 10 exemplars are, so its label "red" is
+    supported by 0.2 / (1/3) of that score."""
+    from neuronlabel.evidence.labels import label_confidence
+    from neuronlabel.evidence.rerank import BROAD
+
+    g = torch.Generator().manual_seed(0)
+    x = 0.35 + 0.1 * torch.rand(40, 3, 64, 64, generator=g)
+    for i in (3, 17):
+        x[i, :, 10:34, 20:44] = torch.tensor([0.9, 0.05, 0.05]).view(3, 1, 1) + 0.05 * torch.rand(3, 24, 24, generator=g)
+    result = probe(_ColourNet().eval(), TensorSource(x.clamp(0, 1)), ["conv"], k=10, progress=False)
+    assert sorted(result["conv"].ids[0, :2].tolist()) == [3, 17]
+    red = compute_evidence(result, {"conv": [0]}, scorers=["colour"])["conv", 0].top("colour")
+    assert red.name == "red" and red.share > 0.9 and red.agree == pytest.approx(2 / 10)   # each exemplar once
+    ev = compute_evidence(result, {"conv": [0]}, scorers=["colour"])["conv", 0]
+    assert label_confidence("red", ev) == pytest.approx(red.score * 0.2 / BROAD, abs=1e-4)
+    flat = UnitEvidence("fc", 0, ev.items, ev.confidence, spatial=False)       # whole-image units: not scaled
+    assert label_confidence("red", flat) == pytest.approx(red.score, abs=1e-4)

@@ -138,7 +138,7 @@ def label_confidence(label: str, ev: Optional[UnitEvidence]) -> float:
     if ev is None:
         return math.nan
     # the label's own support: without the rerank's credit of the agreed node with its ancestors' scores
-    value = agreement(label, dataclasses.replace(ev, best_object=None), ranks=False) * float(ev.scale) if label else 0.0
+    value = agreement(label, dataclasses.replace(ev, best_object=None), support=True) * float(ev.scale) if label else 0.0
     return round(min(value, float(ev.confidence)) if ev.uncertain else value, 4)
 
 

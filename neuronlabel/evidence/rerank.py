@@ -39,13 +39,14 @@ SPECIFIC = 0.3      # a label naming a descendant ("golden retrievers" for dog e
 CAPTION = 0.1       # weight of the captioner's own preference (its share of the beam's probability)
 LEADING = 0.25      # "tench and other fish": weight of the leading kind's agreement
 COMPOSED = 0.1      # a composition whose every part scores phrases.COMPOSE_MIN gains this much of its weakest part
+BROAD = 1 / 3       # a concept shown by this share of a unit's exemplars fully supports its label
 QUALIFIER = 0.1     # agreement lost per claim no scorer can check ("the edges of", "the tops of", "left of")
 QUALIFIERS = frozenset("""edges outlines boundaries borders around tops top upper halves portion parts areas
 left right above below over under beneath higher lower side background""".split())
 _OTHER = re.compile(r"^(.+?) and other (.+)$")
 
 
-def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None, ranks: bool = True) -> float:
+def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None, support: bool = False) -> float:
     """How much the evidence supports one named concept (see the module docstring).
 
     >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
@@ -53,13 +54,13 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     >>> credit("n02084071", ev), credit("n02099601", ev)                     # dogs, golden retriever
     (0.4, 0.5)
 
-    ``ranks``: object items credit their rank (to order candidates: a class beats its genus at equal
-    mass); without, their score (how much the exemplars show the concept, for a confidence).
+    Object items credit their rank (to order candidates: a class beats its genus at equal mass);
+    with ``support`` (for a confidence) every item credits its :func:`support` instead.
     """
     inv = inventory or Inventory.load()
     best = 0.0
     for item in ev.items:
-        value = item.rank if item.kind == "object" and ranks else item.score
+        value = support_of(item, ev.spatial) if support else item.rank if item.kind == "object" else item.score
         if item.concept == concept:
             best = max(best, value)
         elif item.kind == "object" and concept in inv and inv.concept(concept).kind == "object":
@@ -69,6 +70,23 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
                 # the node most exemplars agree on is as supported as its ancestors ("bald eagles", not "birds")
                 best = max(best, item.score if concept == ev.best_object else SPECIFIC * value)
     return best
+
+
+def support_of(item, spatial: bool = True) -> float:
+    """How much an item supports a label that names it: its score, scaled down in a layer with a spatial
+    map when fewer than :data:`BROAD` of the exemplars show the concept (``item.agree``): one strong
+    exemplar of a toy shop among fourteen unrelated ones does not make a toy-shop unit. Whole-image
+    units (logits) are not scaled: their exemplars are look-alikes of one class.
+
+    >>> from neuronlabel.evidence.unit_evidence import EvidenceItem
+    >>> toyshops = EvidenceItem("n04462240", "object", "toyshops", 0.3, 0.2, 1 / 15)   # one exemplar in 15
+    >>> support_of(toyshops), support_of(toyshops, spatial=False)
+    (0.06, 0.3)
+    """
+    agree = float(item.agree)
+    if not spatial or not math.isfinite(agree):
+        return float(item.score)
+    return round(float(item.score) * min(1.0, agree / BROAD), 6)
 
 
 _ANCESTORS: dict = {}
@@ -81,9 +99,9 @@ def _ancestors(inv: Inventory, concept: str) -> frozenset:
     return _ANCESTORS[key]
 
 
-def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None, ranks: bool = True) -> float:
+def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None, support: bool = False) -> float:
     """Agreement in [0, 1] of a label with a unit's evidence (0 when it names no known concept;
-    ``ranks``: see :func:`credit`).
+    ``support``: see :func:`credit`).
 
     "A and other B" says B of every exemplar and A of the strongest: it scores the better
     agreement of the two plus :data:`LEADING` times the other's.
@@ -91,14 +109,14 @@ def agreement(text: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     inv = inventory or Inventory.load()
     leading = _OTHER.match(text)
     if leading:
-        kind, rest = agreement(leading.group(1), ev, inv, ranks), agreement(leading.group(2), ev, inv, ranks)
+        kind, rest = agreement(leading.group(1), ev, inv, support), agreement(leading.group(2), ev, inv, support)
         if kind > 0 and rest > 0:
             return round(min(1.0, max(kind, rest) + LEADING * min(kind, rest)), 4)
         return round(0.5 * max(kind, rest), 4)
     groups = inv.find_groups(text)
     if not groups:
         return 0.0
-    credits = [max(credit(c, ev, inv, ranks) for c in ids) for _, ids in groups]
+    credits = [max(credit(c, ev, inv, support) for c in ids) for _, ids in groups]
     named = {w for phrase, _ in groups for w in phrase.split()}
     claims = sum(w in QUALIFIERS and w not in named for w in re.findall(r"[a-z]+", text.lower()))
     keep = (1 - QUALIFIER) ** min(claims, 2) if ev.spatial else float(claims == 0)

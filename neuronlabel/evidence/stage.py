@@ -227,21 +227,22 @@ def _raw_chunk(feats, rows, weights, tree, head, cover, face, mode, emphasis: Op
         out["mass"] = tree.mass(_mean(p, weight))
         if views is not None:
             out["joint"] = tree.mass(joint(p, views * valid))
-        out["mass_agree"] = tree.mass(_mean(torch.nn.functional.one_hot(p.argmax(-1), p.shape[-1]).float(), weight))
+        out["mass_agree"] = tree.mass(_mean(torch.nn.functional.one_hot(p.argmax(-1), p.shape[-1]).float(), valid))
     if head is not None:
         probs = head.probs(pooled(feats, flat_rows, flat_w)).view(U, k, -1)
         out["texture"] = _mean(probs, weight)
-        out["texture_agree"] = _mean(torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).float(), weight)
+        out["texture_agree"] = _mean(torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).float(), valid)
     if cover is not None:
         shares = colour_shares(cover, flat_rows, flat_w).view(U, k, -1)
         out["colour"] = _mean(shares, weight)
-        out["colour_agree"] = _mean((shares >= COLOUR_AGREE).float(), weight)
+        out["colour_agree"] = _mean((shares >= COLOUR_AGREE).float(), valid)
     if face is not None:
         on_face = pool(face.unsqueeze(1), flat_rows, flat_w).view(U, k)
         has_face = (face.flatten(1).amax(1) > 0).float()[flat_rows].view(U, k)
         out["face"] = _mean(on_face, weight)
-        out["face_agree"] = _mean((on_face >= FACE_AGREE).float(), weight)
+        out["face_agree"] = _mean((on_face >= FACE_AGREE).float(), valid)
         out["people"] = _mean(has_face, weight)
+        out["people_agree"] = _mean(has_face, valid)
     return out
 
 
@@ -317,7 +318,7 @@ def _items(raw: dict, priors, tree, head, layer_prior: bool, hub: Tensor) -> lis
             lists[u].append(EvidenceItem("body:face", "body", "faces", float(lifted[u]), float(share[u]),
                                          float(raw["face_agree"][u])))
             lists[u].append(EvidenceItem("body:person", "body", "people", PEOPLE * float(lifted_people[u]),
-                                         float(people[u]), float(people[u])))
+                                         float(people[u]), float(raw["people_agree"][u])))
     out = []
     for u in range(U):
         items = _dedupe(sorted((i for i in lists[u] if i.score >= MIN_SCORE), key=lambda i: -i.rank))[:TOP]

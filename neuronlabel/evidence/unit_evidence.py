@@ -25,8 +25,9 @@ class EvidenceItem:
     the exemplars show the concept, ``(unit mean - baseline) / (1 - baseline)``; ``rank`` orders
     the list (objects: score times the WordNet node's specificity); ``share``: the raw mean over
     exemplars (class probability mass, texture probability, share of masked pixels of a colour or
-    on faces); ``agree``: the fraction of exemplars on which the concept is present (top class
-    under the node, most likely texture, colour covering a third of the mask, a face under the mask).
+    on faces); ``agree``: the fraction of exemplars, each counted once, on which the concept is present
+    (top class under the node, most likely texture, colour covering a third of the mask, a face under
+    the mask, a face in the image for "people").
 
     >>> EvidenceItem("colour:red", "colour", "red", 0.5, 0.6, 0.9).kind
     'colour'
