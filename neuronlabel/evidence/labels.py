@@ -125,9 +125,10 @@ def label_confidence(label: str, ev: Optional[UnitEvidence]) -> float:
     the evidence stage flags uncertain, at most its evidence confidence. NaN without evidence.
 
     A label says one thing; the evidence's best item may say another ("warplanes" named by a unit whose
-    best-supported item is "equipment"), so the label's own support, not the best item's, is its confidence;
-    objects are credited with their score (lifted mass), not their rank, and the node most exemplars
-    agree on with its own score, not its ancestors' (the rerank's ways to prefer the specific name).
+    best-supported item is "equipment"), so the label's own support, not the best item's, is its confidence:
+    each item credits its :func:`~neuronlabel.evidence.rerank.support_of` (its score, less when few
+    exemplars show it), not its rank, and the node most exemplars agree on its own score, not its
+    ancestors' (the rerank's ways to prefer the specific name).
 
     >>> from neuronlabel.evidence.unit_evidence import EvidenceItem, UnitEvidence
     >>> ev = UnitEvidence("fc", 0, [EvidenceItem("colour:red", "colour", "red", 0.6),
@@ -137,7 +138,6 @@ def label_confidence(label: str, ev: Optional[UnitEvidence]) -> float:
     """
     if ev is None:
         return math.nan
-    # the label's own support: without the rerank's credit of the agreed node with its ancestors' scores
     value = agreement(label, dataclasses.replace(ev, best_object=None), support=True) * float(ev.scale) if label else 0.0
     return round(min(value, float(ev.confidence)) if ev.uncertain else value, 4)
 

@@ -55,7 +55,7 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     (0.4, 0.5)
 
     Object items credit their rank (to order candidates: a class beats its genus at equal mass);
-    with ``support`` (for a confidence) every item credits its :func:`support` instead.
+    with ``support`` (for a confidence) every item credits its :func:`support_of` instead.
     """
     inv = inventory or Inventory.load()
     best = 0.0
