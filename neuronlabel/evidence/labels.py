@@ -18,7 +18,6 @@ evidence phrases).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from typing import Optional, Sequence
@@ -138,7 +137,7 @@ def label_confidence(label: str, ev: Optional[UnitEvidence]) -> float:
     """
     if ev is None:
         return math.nan
-    value = agreement(label, dataclasses.replace(ev, best_object=None), support=True) * float(ev.scale) if label else 0.0
+    value = agreement(label, ev, support=True) * float(ev.scale) if label else 0.0
     return round(min(value, float(ev.confidence)) if ev.uncertain else value, 4)
 
 

@@ -55,7 +55,8 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
     (0.4, 0.5)
 
     Object items credit their rank (to order candidates: a class beats its genus at equal mass);
-    with ``support`` (for a confidence) every item credits its :func:`support_of` instead.
+    with ``support`` (for a confidence) every item credits its :func:`support_of` instead, and the
+    agreed node (``best_object``) is not credited with its ancestors' scores.
     """
     inv = inventory or Inventory.load()
     best = 0.0
@@ -68,7 +69,8 @@ def credit(concept: str, ev: UnitEvidence, inventory: Optional[Inventory] = None
                 best = max(best, GENERAL * value)
             elif item.concept in _ancestors(inv, concept):
                 # the node most exemplars agree on is as supported as its ancestors ("bald eagles", not "birds")
-                best = max(best, item.score if concept == ev.best_object else SPECIFIC * value)
+                # (a ranking device: with ``support`` the agreed node keeps its own score)
+                best = max(best, item.score if concept == ev.best_object and not support else SPECIFIC * value)
     return best
 
 

@@ -264,12 +264,12 @@ def score_network(ctx: Context, net, name: str, spec: dict, rep_a, rep_b, photos
     sections["final_hypernym"] = summary(hyper, const_a, nd_a, seed)
     sections["final_cosine"] = {"units": len(exact), **cos}
     sections["final_class_photo"] = S.class_photo_shares(_exemplars(rep_a, final)[1].tolist(), photos.classes)
-    unit_of = {(u.layer, u.unit): u for u in rep_a.units}
-    conf = [unit_of[(final, r.unit)].confidence if (final, r.unit) in unit_of else float("nan") for r in exact]
+    final_units = {u.unit: u for u in rep_a.units if u.layer == final}
+    conf = [final_units[r.unit].confidence if r.unit in final_units else float("nan") for r in exact]
     sections["final_confidence"] = {
         "units": len(exact), "hypernym": S.auroc([r.hit() for r in hyper], conf),
         "exact": S.auroc([r.hit() for r in exact], conf),
-        "uncertain": S.share(["uncertain" in unit_of[(final, r.unit)].flags for r in exact if (final, r.unit) in unit_of])}
+        "uncertain": S.share(["uncertain" in u.flags for u in final_units.values()])}
     rows_out["final"] = [asdict(r) | {"exact": r.hit(), "hypernym": h.hit(), "nd": nd_a.get((final, r.unit))}
                          for r, h in zip(exact, hyper)]
 
